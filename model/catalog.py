@@ -1,0 +1,58 @@
+"""The platform image catalog of one sku (R17, D14).
+
+The catalog answers which versions of the scale set's sku exist, which one
+``latest`` resolves to, and whether a version was published as broken (an
+image on which the application never reports healthy).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """R17: versions compare as dotted numbers, part by part."""
+    return tuple(int(part) for part in version.split("."))
+
+
+@attrs.define(eq=False)
+class Catalog:
+    """The published versions of one sku, and which are broken (D14)."""
+
+    versions: list[str] = attrs.field(factory=list)
+    broken: set[str] = attrs.field(factory=set)
+    _latest: str | None = attrs.field(default=None, init=False)
+    _latest_key: tuple[int, ...] = attrs.field(default=(), init=False)
+
+    def __attrs_post_init__(self) -> None:
+        initial = sorted(self.versions, key=version_key)
+        self.versions = []
+        for version in initial:
+            self._add(version)
+
+    @property
+    def latest(self) -> str:
+        """R17: the version that ``latest`` resolves to."""
+        assert self._latest is not None, "an empty catalog has no latest version"
+        return self._latest
+
+    def is_newer(self, version: str) -> bool:
+        """D14: a publication must be newer than the sku's latest version."""
+        return self._latest is None or version_key(version) > self._latest_key
+
+    def publish(self, version: str, app_healthy: bool = True) -> None:
+        """D14: add a newer version; a broken one never reports healthy."""
+        if not self.is_newer(version):
+            raise ValueError(f"version {version} is not newer than the latest {self._latest}")
+        self._add(version)
+        if not app_healthy:
+            self.broken.add(version)
+
+    def is_broken(self, version: str) -> bool:
+        return version in self.broken
+
+    def _add(self, version: str) -> None:
+        self.versions.append(version)
+        key = version_key(version)
+        if self._latest is None or key > self._latest_key:
+            self._latest, self._latest_key = version, key

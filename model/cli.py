@@ -1,0 +1,65 @@
+"""The command line: ``vmss-spec replay | diagram`` (and ``verify``, ``bench``).
+
+Exit status: 0 success (no invariant violated), 1 a violation or
+counterexample, 2 refused input (one line on stderr naming the place).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from model.replay import format_timeline, replay
+    from model.trace import TraceError, load_trace, result_to_json
+
+    try:
+        trace = load_trace(args.trace)
+    except TraceError as exc:
+        print(f"vmss-spec replay: {exc}", file=sys.stderr)
+        return 2
+    rep = replay(trace)
+    out = result_to_json(rep.result) if args.json else format_timeline(rep)
+    sys.stdout.write(out)
+    return rep.exit_status
+
+
+def _cmd_diagram(args: argparse.Namespace) -> int:
+    from model.diagrams import diagram
+
+    sys.stdout.write(diagram(args.machine, args.format))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="vmss-spec",
+        description="Executable, property-checked spec of the Azure VM scale set "
+        "automatic OS image upgrade.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("replay", help="replay a vmss-upgrade-trace/1 file")
+    p.add_argument("trace", help="the trace file (JSON)")
+    p.add_argument("--json", action="store_true", help="print the vmss-upgrade-result/1 document")
+    p.set_defaults(func=_cmd_replay)
+    p = sub.add_parser("diagram", help="print a state diagram generated from the machines")
+    p.add_argument("machine", nargs="?", choices=["instance", "run"], default="instance")
+    p.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
+    p.set_defaults(func=_cmd_diagram)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""The simulated clock (D12): whole seconds from 0 and a priority queue of
+internal steps.
+
+Processing up to time t applies every step due at or before t, earliest
+first; at equal times instance steps come before run steps, instances by id,
+and steps of one actor in the order they were scheduled. Nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from typing import Any
+
+INSTANCE_STEP = 0  # D12: instance steps first ...
+RUN_STEP = 1  # ... then run steps
+
+
+class Clock:
+    """A heap of (time, class, actor id, sequence, action, argument)."""
+
+    __slots__ = ("now", "_heap", "_seq")
+
+    def __init__(self) -> None:
+        self.now = 0
+        self._heap: list[tuple[int, int, int, int, Callable[..., Any], Any]] = []
+        self._seq = 0
+
+    def schedule(
+        self, at: int, klass: int, actor: int, action: Callable[..., Any], arg: Any
+    ) -> None:
+        """Queue ``action(arg)`` to run at time ``at`` (never in the past)."""
+        self._seq += 1
+        heapq.heappush(self._heap, (max(at, self.now), klass, actor, self._seq, action, arg))
+
+    def next_time(self) -> int | None:
+        """The time of the earliest queued step, if any."""
+        return self._heap[0][0] if self._heap else None
+
+    def pop_due(self, until: int) -> tuple[Callable[..., Any], Any] | None:
+        """Take the next step due at or before ``until`` and move the clock to it."""
+        heap = self._heap
+        if not heap or heap[0][0] > until:
+            return None
+        at, _, _, _, action, arg = heapq.heappop(heap)
+        self.now = at
+        return action, arg
+
+    def __len__(self) -> int:
+        return len(self._heap)
