@@ -19,49 +19,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from transitions import Machine
-
 from model.catalog import Catalog, version_key
 from model.clock import Clock
 from model.config import ScaleSetConfig, check_errors, check_warnings
 from model.environment import Deploy, EnvironmentActions, Event, Rejected, Rejection
-from model.instance import (
-    INSTANCE_STATES,
-    INSTANCE_TRANSITIONS,
-    RUNNING,
-    SUCCEEDED,
-    Instance,
-    InstanceActions,
-)
-from model.run import RUN_STATES, RUN_TRANSITIONS, RunActions, UpgradeRun
+from model.instance import RUNNING, SUCCEEDED, Instance, InstanceActions
+from model.machines import instance_machine, run_machine
+from model.run import RunActions, UpgradeRun
 
 Watcher = Callable[[str, tuple[Any, ...]], None]
-
-
-def instance_machine(model: Any = None, **kwargs: Any) -> Machine:
-    """The instance lifecycle machine (shared by all instances: add_model)."""
-    cls = kwargs.pop("machine_class", Machine)
-    return cls(
-        model=model,
-        states=INSTANCE_STATES,
-        transitions=INSTANCE_TRANSITIONS,
-        initial="ready",
-        auto_transitions=False,
-        **kwargs,
-    )
-
-
-def run_machine(model: Any = None, **kwargs: Any) -> Machine:
-    """The upgrade run lifecycle machine (shared by all runs: add_model)."""
-    cls = kwargs.pop("machine_class", Machine)
-    return cls(
-        model=model,
-        states=RUN_STATES,
-        transitions=RUN_TRANSITIONS,
-        initial="pre_check",
-        auto_transitions=False,
-        **kwargs,
-    )
 
 
 class ScaleSet(InstanceActions, RunActions, EnvironmentActions):

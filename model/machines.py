@@ -1,0 +1,110 @@
+"""The two lifecycle machines (``transitions``), each shared by every object
+of its kind in a scale set: one Machine for all instances, one for all runs.
+
+``FleetMachine`` is a ``transitions.Machine`` whose ``add_model`` and
+``remove_model`` cost the same for the 10,000th instance as for the first:
+the stock machine keeps its models in a list (a linear membership test on
+every add, a linear removal) and binds an ``is_<state>`` and a
+``may_<trigger>`` function per state and trigger to every model. Here the
+models live in an insertion-ordered dict, and only the trigger methods the
+model actions call are bound. Triggering, guards on legal transitions
+(``MachineError``) and diagrams are the stock ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from transitions import Machine
+from transitions.core import listify
+
+from model.instance import INSTANCE_STATES, INSTANCE_TRANSITIONS
+from model.run import RUN_STATES, RUN_TRANSITIONS
+
+
+class _Models:
+    """A list-like set of models: O(1) membership, append and removal."""
+
+    __slots__ = ("_by_id",)
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, Any] = {}
+
+    def __contains__(self, model: object) -> bool:
+        return id(model) in self._by_id
+
+    def append(self, model: Any) -> None:
+        self._by_id[id(model)] = model
+
+    def remove(self, model: Any) -> None:
+        del self._by_id[id(model)]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(list(self._by_id.values()))
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __getitem__(self, index: int) -> Any:
+        return list(self._by_id.values())[index]
+
+
+class FleetMachine(Machine):
+    """One machine for a whole fleet of models (``add_model`` per object)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        models = self.models
+        self.models = _Models()
+        for model in models:
+            self.models.append(model)
+
+    def add_model(self, model: Any, initial: Any = None) -> None:
+        for mod in listify(model):
+            mod = self if mod is self.self_literal else mod
+            if mod in self.models:
+                continue
+            for trigger, event in self.events.items():
+                setattr(mod, trigger, _Trigger(event, mod))
+            self.set_state(initial if initial is not None else self.initial, model=mod)
+            self.models.append(mod)
+
+
+class _Trigger:
+    """A bound trigger (cheaper to build than functools.partial of Event.trigger)."""
+
+    __slots__ = ("event", "model")
+
+    def __init__(self, event: Any, model: Any) -> None:
+        self.event = event
+        self.model = model
+
+    def __call__(self, *args: Any, **kwargs: Any) -> bool:
+        return self.event.trigger(self.model, *args, **kwargs)
+
+
+def instance_machine(model: Any = None, **kwargs: Any) -> Machine:
+    """The instance lifecycle machine (model/instance.py), shared by all instances."""
+    cls = kwargs.pop("machine_class", FleetMachine)
+    return cls(
+        model=model,
+        states=INSTANCE_STATES,
+        transitions=INSTANCE_TRANSITIONS,
+        initial="ready",
+        auto_transitions=False,
+        **kwargs,
+    )
+
+
+def run_machine(model: Any = None, **kwargs: Any) -> Machine:
+    """The upgrade run lifecycle machine (model/run.py), shared by all runs."""
+    cls = kwargs.pop("machine_class", FleetMachine)
+    return cls(
+        model=model,
+        states=RUN_STATES,
+        transitions=RUN_TRANSITIONS,
+        initial="pre_check",
+        auto_transitions=False,
+        **kwargs,
+    )
