@@ -1,0 +1,52 @@
+"""The README is part of the product: its example runs, its diagrams are the
+machines' own, and its test command is what CI runs."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+from model.diagrams import diagram
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def _section(title: str) -> str:
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## )", README, re.S | re.M)
+    assert match, f"README has no section {title!r}"
+    return match.group(1)
+
+
+def test_readme_python_example_runs_and_prints_what_it_says() -> None:
+    code = re.findall(r"```python\n(.*?)```", README, re.S)[0]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {})
+    lines = out.getvalue().splitlines()
+    # R2, R5, D1: two batches of 2 are under way at 400 s (100-310, 310-520).
+    assert lines[0].startswith("RollingForward [[0, 1], [2, 3]]")
+    # R8, D5: 3 of 10 down > floor(10 x 20%) = 2 at the check after batch 2.
+    assert lines[1] == "Faulted MaxUnhealthyInstancePercentExceededInRollingUpgrade"
+    assert lines[2] == "False"
+
+
+def test_readme_diagrams_are_generated_from_the_machines() -> None:
+    blocks = re.findall(r"```mermaid\n(.*?)```", README, re.S)
+    assert blocks == [diagram("instance", "mermaid"), diagram("run", "mermaid")]
+
+
+def test_readme_quick_start_has_exactly_two_commands() -> None:
+    blocks = re.findall(r"```sh\n(.*?)```", _section("Quick start"), re.S)
+    assert len(blocks) == 2
+    assert all(len(b.strip().splitlines()) == 1 for b in blocks)
+    assert "vmss-spec verify" in blocks[0]
+    assert "pytest" in blocks[1]
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    blocks = re.findall(r"```sh\n(.*?)```", _section("Quick start"), re.S)
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert blocks[1].strip() in ci
