@@ -184,10 +184,25 @@ def _pointer(path: Any) -> str:
 _RULE_BY_PLACE = {"/scale_set/instances": "V9", "/scale_set/policy/": "V10"}
 
 
+def _specific(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """Descend from a failed ``oneOf`` to the cause in the branch that was meant."""
+    while error.validator == "oneOf" and error.context:
+        meant = [e for e in error.context if e.validator != "type" or e.instance is None]
+        if not meant or _pointer(error.absolute_path) == "/scale_set/image":
+            break
+        error = jsonschema.exceptions.best_match(meant)
+    return error
+
+
 def _schema_message(error: jsonschema.ValidationError) -> str:
-    # Descend into if/then and oneOf to the most specific cause.
-    best = jsonschema.exceptions.best_match([error])
+    best = _specific(jsonschema.exceptions.best_match([error]))
     where = _pointer(best.absolute_path)
+    if where == "/scale_set/image" and best.validator == "oneOf":
+        keys = sorted(best.instance) if isinstance(best.instance, dict) else best.instance
+        return (
+            f"{where}: an image is {{publisher, offer, sku, version}} or {{id}} "
+            f"(a custom image), not {keys}"
+        )
     message = best.message
     if best.validator == "additionalProperties":
         message = message.replace("Additional properties are not allowed", "unknown field")
@@ -203,6 +218,10 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
 
 def parse_trace(data: Any) -> Trace:
     """Validate a decoded trace document and turn it into a Trace."""
+    if isinstance(data, dict) and data.get("format") != TRACE_FORMAT:
+        raise TraceError(
+            f"/format: unknown format {data.get('format')!r} (expected {TRACE_FORMAT!r})"
+        )
     errors = sorted(validator().iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         deepest = jsonschema.exceptions.best_match(errors)
