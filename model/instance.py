@@ -65,7 +65,7 @@ INSTANCE_TRANSITIONS = [
 ]
 
 
-@attrs.define(slots=False, eq=False, repr=False)
+@attrs.define(eq=False, repr=False)
 class Instance:
     """One VM: its disks, power and provisioning state, image version, and the
     application's health signal (SPEC "Health, precisely")."""
@@ -93,8 +93,9 @@ class Instance:
     batch_run: object | None = None
     #: the time its last extension provisioning finished, and whether it succeeded
     last_provisioned_at: int | None = None
-    #: set by the machine
+    #: set by the machine (model/machines.py), which also binds the trigger methods
     state: str = "ready"
+    lifecycle: object = attrs.field(default=None, repr=False)
 
     def __repr__(self) -> str:
         return (

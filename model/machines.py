@@ -7,20 +7,20 @@ the stock machine keeps its models in a list (a linear membership test on
 every add, a linear removal) and binds an ``is_<state>`` and a
 ``may_<trigger>`` function per state and trigger to every model. Here the
 models live in an insertion-ordered dict, and only the trigger methods the
-model actions call are bound. Triggering, guards on legal transitions
+model actions call are bound, once per class. Triggering, guards on legal transitions
 (``MachineError``) and diagrams are the stock ones.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from transitions import Machine
 from transitions.core import listify
 
-from model.instance import INSTANCE_STATES, INSTANCE_TRANSITIONS
-from model.run import RUN_STATES, RUN_TRANSITIONS
+from model.instance import INSTANCE_STATES, INSTANCE_TRANSITIONS, Instance
+from model.run import RUN_STATES, RUN_TRANSITIONS, UpgradeRun
 
 
 class _Models:
@@ -51,24 +51,50 @@ class _Models:
 
 
 class FleetMachine(Machine):
-    """One machine for a whole fleet of models (``add_model`` per object)."""
+    """One machine for a whole fleet of models (``add_model`` per object).
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    With ``model_class``, the trigger methods are bound once on the class
+    (``inst.reimage()`` fires the machine's ``reimage`` event on ``inst``) and
+    ``add_model`` only records the machine in the model's ``lifecycle``
+    attribute and sets its initial state: no per-object functions, so the
+    models can be slotted and a fleet of 10,000 costs 10,000 small objects.
+    """
+
+    def __init__(self, *args: Any, model_class: type | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         models = self.models
         self.models = _Models()
         for model in models:
             self.models.append(model)
+        self.model_class = model_class
+        if model_class is not None:
+            for trigger in self.events:
+                current = getattr(model_class, trigger, None)
+                if current is None or getattr(current, "_fleet_trigger", False):
+                    setattr(model_class, trigger, _class_trigger(trigger))
 
     def add_model(self, model: Any, initial: Any = None) -> None:
         for mod in listify(model):
             mod = self if mod is self.self_literal else mod
             if mod in self.models:
                 continue
-            for trigger, event in self.events.items():
-                setattr(mod, trigger, _Trigger(event, mod))
+            if self.model_class is not None and isinstance(mod, self.model_class):
+                mod.lifecycle = self
+            else:
+                for trigger, event in self.events.items():
+                    setattr(mod, trigger, _Trigger(event, mod))
             self.set_state(initial if initial is not None else self.initial, model=mod)
             self.models.append(mod)
+
+
+def _class_trigger(name: str) -> Callable[..., bool]:
+    def trigger(self: Any, *args: Any, **kwargs: Any) -> bool:
+        return self.lifecycle.events[name].trigger(self, *args, **kwargs)
+
+    trigger.__name__ = trigger.__qualname__ = name
+    trigger.__doc__ = f"Fire the lifecycle trigger {name!r} on this object."
+    trigger._fleet_trigger = True  # type: ignore[attr-defined]
+    return trigger
 
 
 class _Trigger:
@@ -87,6 +113,8 @@ class _Trigger:
 def instance_machine(model: Any = None, **kwargs: Any) -> Machine:
     """The instance lifecycle machine (model/instance.py), shared by all instances."""
     cls = kwargs.pop("machine_class", FleetMachine)
+    if cls is FleetMachine:
+        kwargs["model_class"] = Instance
     return cls(
         model=model,
         states=INSTANCE_STATES,
@@ -100,6 +128,8 @@ def instance_machine(model: Any = None, **kwargs: Any) -> Machine:
 def run_machine(model: Any = None, **kwargs: Any) -> Machine:
     """The upgrade run lifecycle machine (model/run.py), shared by all runs."""
     cls = kwargs.pop("machine_class", FleetMachine)
+    if cls is FleetMachine:
+        kwargs["model_class"] = UpgradeRun
     return cls(
         model=model,
         states=RUN_STATES,

@@ -102,7 +102,7 @@ class Check:
         return self.unhealthy <= self.limit
 
 
-@attrs.define(slots=False, eq=False, repr=False)
+@attrs.define(eq=False, repr=False)
 class UpgradeRun:
     """One run: who started it, its fixed target (D3), its scope and progress (D11)."""
 
@@ -120,7 +120,9 @@ class UpgradeRun:
     rolled_back: int = 0
     failed_rollbacks: int = 0
     counts: dict[str, int] = attrs.field(init=False)
+    #: set by the machine (model/machines.py), which also binds the trigger methods
     state: str = "pre_check"
+    lifecycle: object = attrs.field(default=None, repr=False)
 
     def __attrs_post_init__(self) -> None:
         self.counts = {PENDING: 0, IN_PROGRESS: 0, SUCCESSFUL: 0, FAILED: 0}

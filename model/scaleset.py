@@ -58,6 +58,8 @@ class ScaleSet(InstanceActions, RunActions, EnvironmentActions):
         self.watch: Watcher | None = None
         #: the time of the last event or internal step that did something
         self.last_activity = 0
+        #: how many internal steps did something (benchmarks report steps per second)
+        self.steps_taken = 0
         self._instance_machine = instance_machine()
         self._run_machine = run_machine()
         # R14, R15: each credential's tokens (expiry times); the model's reference.
@@ -93,6 +95,7 @@ class ScaleSet(InstanceActions, RunActions, EnvironmentActions):
             action, arg = step
             if action(arg) is not False:
                 self.last_activity = clock.now
+                self.steps_taken += 1
                 if self.watch is not None:
                     self.watch("step", ())
         clock.now = max(clock.now, until)
