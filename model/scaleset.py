@@ -17,15 +17,19 @@ randomness: the environment is whatever the trace or Hypothesis says.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from model.catalog import Catalog, version_key
 from model.clock import Clock
 from model.config import ScaleSetConfig, check_errors, check_warnings
 from model.environment import Deploy, EnvironmentActions, Event, Rejected, Rejection
+from model.history import UpgradeHistory, history_view
 from model.instance import RUNNING, SUCCEEDED, Instance, InstanceActions
 from model.machines import instance_machine, run_machine
 from model.run import RunActions, UpgradeRun
+
+if TYPE_CHECKING:
+    from model.trace import Result
 
 Watcher = Callable[[str, tuple[Any, ...]], None]
 
@@ -125,6 +129,19 @@ class ScaleSet(InstanceActions, RunActions, EnvironmentActions):
             if nxt is None or nxt > cap:
                 return
             self.advance(nxt)
+
+    # ------------------------------------------------------------------ views
+    def history(self) -> UpgradeHistory:
+        """R16: the osUpgradeHistory view now, in the REST shape."""
+        cfg = self.config
+        return history_view(self.runs, self.clock.now, cfg.image, cfg.epoch, cfg.location)
+
+    def result(self) -> Result:
+        """Section 7: the result document of the scale set now (no violations:
+        those come from a Checker, as replay attaches one)."""
+        from model.replay import result_of
+
+        return result_of(self, [])
 
     # ------------------------------------------------------------------ health
     def is_healthy(self, inst: Instance) -> bool:
