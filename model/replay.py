@@ -54,13 +54,32 @@ def run_trace(trace: Trace, *, check: bool = True, log: bool = True) -> ScaleSet
         # Section 7: the last thing that happens, at most 30 days after the last event.
         cap = last_event + THIRTY_DAYS
         ss.settle(cap)
-        if ss.clock.next_time() is not None:
+        if ss.clock.next_time() is not None and not _settled(ss, cap):
             final = cap
         else:
             final = max(last_event, ss.last_activity)
     ss.clock.now = final  # later queued steps, if any, are stale and changed nothing
     ss.final_time = final
+    if checker is not None:
+        checker.finish()  # L1, L2: a run that stopped moving is late at the end too
     return ss
+
+
+def _settled(ss: ScaleSet, cap: int) -> bool:
+    """Section 7 `until`: whether nothing more happens after ``cap`` (the steps
+    still queued are stale: a pause of a cancelled run, a health deadline of an
+    instance already done). No run active, no deploy in flight, no instance
+    mid-operation and, with a probe, no application still coming up."""
+    if ss.active_run is not None or ss.deploy is not None:
+        return False
+    up_after = ss.timings.app_start_seconds
+    return all(
+        inst.state == "ready"
+        and (
+            ss.probe is None or inst.app_started_at is None or inst.app_started_at + up_after <= cap
+        )
+        for inst in ss.instances.values()
+    )
 
 
 def result_of(ss: ScaleSet, violations: list[Violation]) -> Result:

@@ -151,6 +151,9 @@ def trace_to_dict(trace: Trace) -> dict[str, Any]:
     data = converter.unstructure(trace)
     if data.get("until") is None:
         data.pop("until", None)
+    # Section 7: an image is publisher/offer/sku/version or {"id": ...}, never nulls.
+    image = data["scale_set"]["image"]
+    data["scale_set"]["image"] = {k: v for k, v in image.items() if v is not None}
     return {k: data[k] for k in _TRACE_ORDER if k in data}
 
 
@@ -210,15 +213,18 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
         message = f"unknown event {best.instance!r}"
     elif best.validator == "const" and where == "/format":
         message = f"unknown format {best.instance!r} (expected {TRACE_FORMAT!r})"
-    for place, rule in _RULE_BY_PLACE.items():
-        if where == place or (place.endswith("/") and where.startswith(place)):
-            message += f" ({rule})"
+    if best.validator in ("minimum", "maximum", "pattern"):
+        for place, rule in _RULE_BY_PLACE.items():
+            if where == place or (place.endswith("/") and where.startswith(place)):
+                message += f" ({rule})"
     return f"{where}: {message}"
 
 
 def parse_trace(data: Any) -> Trace:
     """Validate a decoded trace document and turn it into a Trace."""
-    if isinstance(data, dict) and data.get("format") != TRACE_FORMAT:
+    if isinstance(data, dict) and "format" not in data:
+        raise TraceError(f"/format: missing (expected {TRACE_FORMAT!r})")
+    if isinstance(data, dict) and data["format"] != TRACE_FORMAT:
         raise TraceError(
             f"/format: unknown format {data.get('format')!r} (expected {TRACE_FORMAT!r})"
         )

@@ -23,6 +23,7 @@ from model.catalog import version_key
 from model.run import FAILED, IN_PROGRESS, PENDING, SUCCESSFUL
 from model.trace import Violation
 from properties import invariants as inv
+from properties.liveness import Liveness
 
 
 @attrs.define(eq=False)
@@ -37,6 +38,8 @@ class _RunShadow:
     statuses: dict[int, str]
     counts: dict[str, int]
     done: set[int] = attrs.field(factory=set)
+    #: D3: the target the run started with
+    target: str = ""
 
 
 class Checker:
@@ -54,6 +57,8 @@ class Checker:
         self._touched_instances: set[int] = set()
         self._touched_runs: dict[int, Any] = {}
         self._history_due = False
+        #: L1 and the deadlines of L2 (properties/liveness.py)
+        self.liveness = Liveness(ss, self._report)
         ss.watch = self.observe
 
     # ------------------------------------------------------------------ plumbing
@@ -98,11 +103,13 @@ class Checker:
             if inst.provisioning_state != "Creating" and version_key(inst.image_version) < key
         }
         counts = {PENDING: len(statuses), IN_PROGRESS: 0, SUCCESSFUL: 0, FAILED: 0}
-        self._runs[run.number] = _RunShadow(statuses, counts)
+        self._runs[run.number] = _RunShadow(statuses, counts, target=run.target)
         self._touched_runs[run.number] = run
         self._history_due = True
+        self._report("I4", inv.target_is_latest(ss, run))
         self._report("I7", inv.platform_run_allowed(ss, run))
         self._report("I10", inv.one_active_run(ss))
+        self.liveness.run_started(run)
 
     def _set(self, run: Any, instance_id: int, status: str) -> None:
         shadow = self._runs[run.number]
@@ -138,12 +145,14 @@ class Checker:
         self._report("I6", inv.batch_members_all_done(run, batch, self._runs[run.number].done))
         self._report("I8", inv.credential_failures_in_one_batch(run))
         self._report("L2", inv.batch_terminates(self.ss, run, batch))
+        self.liveness.batch_ended(run, batch)
         self._touched_runs[run.number] = run
 
     def _on_run_ended(self, run: Any) -> None:
         self._report("I11", inv.no_orphans(self.ss, run))
         if run.state != "Cancelled" or run.batches:
             self._report("L2", inv.run_moves_on(self.ss, run, run.end))
+        self.liveness.run_ended(run)
         self._touched_runs[run.number] = run
         self._history_due = True
 
@@ -155,6 +164,7 @@ class Checker:
         self._end_of_step()
 
     def _on_event(self, event: Any) -> None:
+        self.liveness.event(event)
         self._end_of_step()
 
     def _on_rejected(self, rejection: Any) -> None:
@@ -182,3 +192,14 @@ class Checker:
             self._report("I10", inv.one_active_run(ss))
             self._report("I10", inv.history_bounded(ss))
             self._history_due = False
+        run = ss.active_run
+        if run is not None:
+            shadow = self._runs[run.number]
+            self._report("I4", inv.target_unchanged(run, shadow.target))
+            shadow.target = run.target  # a change is reported once
+        self.liveness.deadlines()
+
+    def finish(self) -> None:
+        """At the end of a replay or a Hypothesis step: the L1 and L2 deadlines
+        of the run still going (a run that stopped moving has no step to check at)."""
+        self.liveness.deadlines()

@@ -1,4 +1,5 @@
-"""Invariants I1-I12 and the bounded progress property L2 (SPEC section 6).
+"""Invariants I1-I12 and the bounded progress property L2 (SPEC section 6;
+L1 and the L2 deadlines are in properties/liveness.py).
 
 Each invariant is a plain, named function of the model's state (and, where
 the spec speaks of a moment, of the run, batch or instance concerned). It
@@ -39,6 +40,7 @@ INVARIANTS: dict[str, str] = {
     "I10": "History",
     "I11": "No orphans",
     "I12": "Recovery",
+    "L1": "Completion",
     "L2": "Termination",
 }
 
@@ -141,6 +143,23 @@ def upgraded_to_target(run: UpgradeRun, inst: Instance, rolled_back: bool) -> Pr
             f"instance {inst.id} is done in run {run.number} on version "
             f"{inst.image_version}, not the target {run.target}"
         ]
+    return []
+
+
+def target_is_latest(ss: ScaleSet, run: UpgradeRun) -> Problems:
+    """I4 (D3): a run's target is the latest version at the run's start."""
+    latest = ss.catalog.latest
+    if run.target != latest:
+        return [
+            f"run {run.number} started at {run.start} towards {run.target}, not the latest {latest}"
+        ]
+    return []
+
+
+def target_unchanged(run: UpgradeRun, target: str) -> Problems:
+    """I4 (D3): a run's target never changes (``target`` is the one it started with)."""
+    if run.target != target:
+        return [f"run {run.number} changed its target from {target} to {run.target}"]
     return []
 
 

@@ -52,6 +52,4 @@ def test_number_is_referenced_in_code(number: str) -> None:
 @pytest.mark.parametrize("number", NUMBERS)
 def test_number_names_a_test(number: str) -> None:
     prefix = f"test_{number.lower()}_"
-    assert any(name.startswith(prefix) for name in _test_names()), (
-        f"no test is named {prefix}..."
-    )
+    assert any(name.startswith(prefix) for name in _test_names()), f"no test is named {prefix}..."

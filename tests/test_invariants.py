@@ -1,0 +1,510 @@
+"""I1-I12 and L2 (SPEC section 6): each predicate of properties/invariants.py
+holds on normal runs and detects a broken state built by hand, with a message
+that names the run, batch or instance and the numbers involved."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from model import (
+    CredentialConfig,
+    ExpireCredential,
+    Extension,
+    HealthProbe,
+    ImageReference,
+    OutageStart,
+    Policy,
+    PublishImage,
+    ScaleSet,
+    ScaleSetConfig,
+    ServiceFabric,
+    SetAutomaticUpgrade,
+    StartUpgrade,
+    parse_trace,
+    replay,
+)
+from model.environment import Deploy
+from model.run import Batch, Check, Outcome, UpgradeRun
+from properties import invariants as inv
+
+UBUNTU = ImageReference("Canonical", "UbuntuServer", "18.04-LTS", "latest")
+PROBE = HealthProbe("load_balancer")
+IMAGE = {"publisher": "Canonical", "offer": "UbuntuServer", "sku": "18.04-LTS", "version": "latest"}
+
+
+def make(n: int = 10, **kwargs: Any) -> ScaleSet:
+    return ScaleSet(ScaleSetConfig(instances=n, image=UBUNTU, **kwargs))
+
+
+def completed(probe: bool = True) -> ScaleSet:
+    """The spec's example, ended: 5 batches of 2, Completed at 1150 (1000 without probe)."""
+    ss = make(health_probe=PROBE if probe else None)
+    ss.apply(PublishImage(100, "1.0.1"))
+    ss.advance(2000)
+    assert ss.runs[0].code == "Completed"
+    return ss
+
+
+def batch(number: int, instances: list[int], start: int, end: int | None = None) -> Batch:
+    n = 10
+    return Batch(
+        number=number,
+        instances=instances,
+        start=start,
+        instance_count=n,
+        unhealthy=0,
+        limit=2,
+        cap=2,
+        end=end,
+    )
+
+
+def run_with(batches: list[Batch], **kwargs: Any) -> UpgradeRun:
+    kwargs.setdefault("scope", {i: "pending" for i in range(10)})
+    run = UpgradeRun(number=1, started_by="Platform", target="1.0.1", start=100, **kwargs)
+    run.batches.extend(batches)
+    return run
+
+
+# ----------------------------------------------------------------------- normal runs
+def trace(events: list[dict[str, Any]], **scale_set: Any) -> dict[str, Any]:
+    return {
+        "format": "vmss-upgrade-trace/1",
+        "scale_set": {"instances": 10, "image": IMAGE, **scale_set},
+        "events": events,
+    }
+
+
+NORMAL = {
+    "example-with-probe": trace(
+        [{"at": 100, "event": "publish_image", "version": "1.0.1"}],
+        health_probe={"kind": "load_balancer"},
+    ),
+    "service-fabric": trace(
+        [{"at": 100, "event": "publish_image", "version": "1.0.1"}],
+        service_fabric={"durability": "Silver", "update_domains": 3},
+    ),
+    "credentials-and-recovery": trace(
+        [
+            {"at": 100, "event": "publish_image", "version": "1.0.1"},
+            {"at": 150, "event": "expire_credential", "name": "sas"},
+            {"at": 400, "event": "regenerate_credential", "name": "sas", "expires_at": 10**8},
+            {"at": 500, "event": "update_model"},
+        ],
+        health_probe={"kind": "application_health"},
+        extensions=[{"name": "CustomScript", "credentials": ["sas"]}],
+        credentials={"sas": {"expires_at": 10**8}},
+    ),
+    "broken-image-rollback": trace(
+        [{"at": 100, "event": "publish_image", "version": "1.0.1", "app_healthy": False}],
+        health_probe={"kind": "load_balancer"},
+        policy={"automatic_rollback": True, "max_unhealthy_upgraded_instance_percent": 100},
+    ),
+    "weather": trace(
+        [
+            {"at": 100, "event": "publish_image", "version": "1.0.1"},
+            {"at": 120, "event": "outage_start", "instances": [0]},
+            {"at": 150, "event": "scale_out", "count": 2},
+            {"at": 300, "event": "app_health", "instances": [3], "healthy": False},
+            {"at": 400, "event": "scale_in", "count": 3},
+            {"at": 500, "event": "outage_end", "instances": [0]},
+            {"at": 900, "event": "publish_image", "version": "1.0.2"},
+            {"at": 1000, "event": "set_automatic_upgrade", "enabled": False},
+            {"at": 1300, "event": "set_automatic_upgrade", "enabled": True},
+            {"at": 1500, "event": "cancel_upgrade"},
+            {"at": 3000, "event": "start_upgrade"},
+        ],
+        health_probe={"kind": "load_balancer"},
+        policy={"pause_time_between_batches": "PT30S", "prioritize_unhealthy_instances": True},
+    ),
+    "history": trace([{"at": t, "event": "start_upgrade"} for t in range(7)]),
+}
+
+
+@pytest.mark.parametrize("name", list(NORMAL))
+def test_every_invariant_holds_on_normal_runs(name: str) -> None:
+    rep = replay(parse_trace(NORMAL[name]))
+    assert rep.result.violations == []
+    assert rep.exit_status == 0
+    assert rep.scale_set.runs  # something happened
+
+
+def test_each_predicate_holds_on_a_completed_run() -> None:
+    ss = completed()
+    run = ss.runs[0]
+    for b in run.batches:
+        assert inv.batch_within_cap(ss, run, b) == []
+        assert inv.stopped_runs_start_no_batch(ss, run, b) == []
+        assert inv.batch_members_all_done(run, b, set(b.instances)) == []
+        assert inv.batch_terminates(ss, run, b) == []
+    assert inv.one_batch_in_flight(run) == []
+    for inst in ss.instances.values():
+        assert inv.upgraded_to_target(run, inst, False) == []
+        assert inv.data_disks_kept(inst, (f"data-{inst.id}-0",)) == []
+        assert inv.waited_for_health(ss, run, inst) == []
+        assert inv.expired_credential_fails(ss, inst, True) == []
+    assert inv.target_unchanged(run, "1.0.1") == []
+    assert inv.credential_failures_in_one_batch(run) == []
+    assert inv.progress_accounted(run, dict(run.counts)) == []
+    assert inv.one_active_run(ss) == []
+    assert inv.history_bounded(ss) == []
+    assert inv.no_orphans(ss, run) == []
+    assert inv.run_moves_on(ss, run, run.end) == []
+
+
+# ----------------------------------------------------------------------- I1
+def test_i1_batch_over_cap_detected() -> None:
+    ss = make()
+    run = run_with([batch(1, [0, 1, 2], 100)])
+    # cap(10) = max(1, floor(10 x 20 / 100)) = 2 < 3.
+    assert inv.batch_within_cap(ss, run, run.batches[0]) == [
+        "run 1 batch 1 has 3 instances, more than cap(10) = 2"
+    ]
+    assert inv.batch_within_cap(ss, run, batch(1, [0, 1], 100)) == []
+
+
+def test_i1_service_fabric_batch_across_update_domains_detected() -> None:
+    ss = make(service_fabric=ServiceFabric("Silver"))  # UD(i) = i mod 5
+    run = run_with([batch(1, [0, 1, 5], 100)])
+    problems = inv.batch_within_cap(ss, run, run.batches[0])
+    assert problems == ["run 1 batch 1 spans update domains [0, 1]"]
+    # A whole UD (0 and 5) is fine whatever the cap.
+    assert inv.batch_within_cap(ss, run, batch(1, [0, 5], 100)) == []
+
+
+def test_i1_overlapping_batches_detected() -> None:
+    run = run_with([batch(1, [0, 1], 100, end=280), batch(2, [2, 3], 200)])
+    assert inv.one_batch_in_flight(run) == [
+        "run 1 batch 2 started at 200 while batch 1 was in flight (end 280)"
+    ]
+    unended = run_with([batch(1, [0, 1], 100), batch(2, [2, 3], 300)])
+    assert inv.one_batch_in_flight(unended) == [
+        "run 1 batch 2 started at 300 while batch 1 was in flight (end None)"
+    ]
+
+
+# ----------------------------------------------------------------------- I2
+def test_i2_batch_started_over_the_unhealthy_limit_detected() -> None:
+    ss = make()
+    ss.apply(OutageStart(50, (7, 8, 9)))
+    run = run_with([batch(1, [0, 1], 50)])
+    # limit floor(10 x 20 / 100) = 2 < 3 unhealthy.
+    assert inv.pre_check_passed(ss, run, run.batches[0]) == [
+        "run 1 batch 1 started with 3 of 10 instances unhealthy, more than the limit 2"
+    ]
+    ss2 = make()
+    ss2.apply(OutageStart(50, (8, 9)))
+    assert inv.pre_check_passed(ss2, run, run.batches[0]) == []
+
+
+# ----------------------------------------------------------------------- I3
+def test_i3_batch_after_provisioning_failure_detected() -> None:
+    first = batch(1, [0, 1], 100, end=280)
+    first.outcomes = {
+        0: Outcome("failed", 280, provisioning_failed=True),
+        1: Outcome("successful", 280),
+    }
+    second = batch(2, [2, 3], 280)
+    run = run_with([first, second])
+    assert inv.stopped_runs_start_no_batch(make(), run, second) == [
+        "run 1 batch 2 started after batch 1 ended with a provisioning failure"
+    ]
+
+
+def test_i3_batch_after_upgraded_limit_detected() -> None:
+    first = batch(1, [0, 1], 100, end=580)
+    first.outcomes = {0: Outcome("failed", 580), 1: Outcome("successful", 310)}
+    second = batch(2, [2, 3], 580)
+    run = run_with([first, second])
+    # 1 failed of 2: limit floor(2 x 49 / 100) = 0 is exceeded; floor(2 x 50 / 100) = 1 is not.
+    strict = make(policy=Policy(max_unhealthy_upgraded_instance_percent=49))
+    assert inv.stopped_runs_start_no_batch(strict, run, second) == [
+        "run 1 batch 2 started after batch 1 left 1 of 2 upgraded instances failed (limit 0)"
+    ]
+    lenient = make(policy=Policy(max_unhealthy_upgraded_instance_percent=50))
+    assert inv.stopped_runs_start_no_batch(lenient, run, second) == []
+
+
+def test_i3_batch_after_failed_check_detected() -> None:
+    second = batch(2, [2, 3], 300)
+    run = run_with([batch(1, [0, 1], 100, end=280), second])
+    run.checks.extend([Check(100, 10, 0, 2), Check(280, 10, 3, 2)])
+    assert inv.stopped_runs_start_no_batch(make(), run, second) == [
+        "run 1 batch 2 started after the pre-batch check at 280 found 3 unhealthy, more than 2"
+    ]
+
+
+# ----------------------------------------------------------------------- I4
+def test_i4_done_instance_off_target_detected() -> None:
+    ss = make()
+    run = run_with([])
+    inst = ss.instances[4]  # on 1.0.0, the run's target is 1.0.1
+    assert inv.upgraded_to_target(run, inst, rolled_back=False) == [
+        "instance 4 is done in run 1 on version 1.0.0, not the target 1.0.1"
+    ]
+    assert inv.upgraded_to_target(run, inst, rolled_back=True) == []
+
+
+def test_i4_target_not_latest_or_changed_detected() -> None:
+    ss = make()
+    ss.apply(PublishImage(10, "1.0.2"))  # a run starts towards 1.0.2
+    run = run_with([])  # towards 1.0.1
+    assert inv.target_is_latest(ss, run) == [
+        "run 1 started at 100 towards 1.0.1, not the latest 1.0.2"
+    ]
+    assert inv.target_is_latest(ss, ss.runs[0]) == []
+    assert inv.target_unchanged(run, "1.0.0") == ["run 1 changed its target from 1.0.0 to 1.0.1"]
+
+
+def test_i4_version_decrease_detected_unless_own_previous_disk() -> None:
+    ss = completed()
+    inst = ss.instances[0]  # now os-0-1 on 1.0.1, before that os-0-0 on 1.0.0
+    before, prior = ("os-0-1", "1.0.1"), ("os-0-0", "1.0.0")
+    assert inv.version_never_decreases(inst, ("os-0-0", "1.0.0"), None) == []
+    inst.os_disk, inst.image_version = "os-0-2", "1.0.0"
+    assert inv.version_never_decreases(inst, before, prior) == [
+        "instance 0 went from version 1.0.1 (os-0-1) down to 1.0.0 (os-0-2), "
+        "which is not its previous disk"
+    ]
+    inst.os_disk = "os-0-0"  # a rollback to its own previous disk
+    assert inv.version_never_decreases(inst, before, prior) == []
+
+
+# ----------------------------------------------------------------------- I5
+def test_i5_renamed_data_disk_detected() -> None:
+    ss = completed()
+    inst = ss.instances[3]
+    inst.data_disks = ("data-3-7",)
+    assert inv.data_disks_kept(inst, ("data-3-0",)) == [
+        "instance 3 data disks changed from ['data-3-0'] to ['data-3-7']"
+    ]
+
+
+def test_i5_missing_os_disk_detected() -> None:
+    inst = make().instances[2]
+    inst.os_disk = ""
+    assert inv.data_disks_kept(inst, ("data-2-0",)) == ["instance 2 has no single OS disk ('')"]
+
+
+# ----------------------------------------------------------------------- I6
+def test_i6_outcome_counted_before_the_wait_detected() -> None:
+    # With a probe, at 290 instance 0 has provisioned (280) but is not healthy
+    # before 310: counting it done now has waited 10 s of 300.
+    ss = make(health_probe=PROBE)
+    ss.apply(PublishImage(100, "1.0.1"))
+    ss.advance(290)
+    run = ss.runs[0]
+    inst = ss.instances[0]
+    assert not ss.is_healthy(inst)
+    run.batches[-1].outcomes[0] = Outcome("successful", 290, provisioned_at=280)
+    assert inv.waited_for_health(ss, run, inst) == [
+        "instance 0 counted successful in run 1 batch 1 at 290, unhealthy after waiting 10s of 300s"
+    ]
+    # At the end of the wait (580) a failure is legitimate.
+    late = make(health_probe=PROBE)
+    late.apply(PublishImage(100, "1.0.1", app_healthy=False))
+    late.advance(580)
+    assert late.runs[0].batches[0].outcomes[0].status == "failed"
+    assert inv.waited_for_health(late, late.runs[0], late.instances[0]) == []
+
+
+def test_i6_batch_ended_before_members_done_detected() -> None:
+    b = batch(1, [0, 1], 100, end=280)
+    run = run_with([b])
+    assert inv.batch_members_all_done(run, b, {0}) == [
+        "run 1 batch 1 ended at 280 before instances [1] were done"
+    ]
+
+
+# ----------------------------------------------------------------------- I7
+def test_i7_platform_run_while_opted_out_detected() -> None:
+    ss = make(automatic_os_upgrade=False)
+    run = run_with([])
+    assert inv.platform_run_allowed(ss, run) == [
+        "Platform run 1 started at 100 while automatic upgrades are off"
+    ]
+    errored = make(disk_encryption=True)
+    errored.auto_enabled = True  # forced on despite the V4 error
+    assert inv.platform_run_allowed(errored, run) == [
+        "Platform run 1 started at 100 while a V error stands"
+    ]
+    user = UpgradeRun(number=2, started_by="User", target="1.0.1", start=100, scope={})
+    assert inv.platform_run_allowed(ss, user) == []
+
+
+def test_i7_platform_batch_after_opt_out_detected() -> None:
+    ss = make()
+    ss.apply(SetAutomaticUpgrade(10, False))
+    b = batch(2, [2, 3], 280)
+    run = run_with([batch(1, [0, 1], 100, end=280), b])
+    assert inv.no_platform_batch_after_opt_out(ss, run, b) == [
+        "run 1 batch 2 (Platform) started at 280 while automatic upgrades are off"
+    ]
+
+
+# ----------------------------------------------------------------------- I8
+def _with_sas(n: int = 10) -> ScaleSet:
+    return make(
+        n,
+        extensions=(Extension("CustomScript", ("sas",)),),
+        credentials={"sas": CredentialConfig(expires_at=10**8)},
+    )
+
+
+def test_i8_provisioned_with_expired_credential_detected() -> None:
+    ss = _with_sas()
+    ss.apply(ExpireCredential(50, "sas"))
+    assert inv.expired_credential_fails(ss, ss.instances[0], ok=True) == [
+        "instance 0 provisioned at 50 with expired credential 'sas'"
+    ]
+    assert inv.expired_credential_fails(ss, ss.instances[0], ok=False) == []
+
+
+def test_i8_failures_in_two_batches_detected() -> None:
+    first, second = batch(1, [0, 1], 100, end=280), batch(2, [2, 3], 280, end=460)
+    first.outcomes = {0: Outcome("failed", 280, provisioning_failed=True)}
+    second.outcomes = {2: Outcome("failed", 460, provisioning_failed=True)}
+    assert inv.credential_failures_in_one_batch(run_with([first, second])) == [
+        "run 1 has provisioning failures in batches [1, 2]"
+    ]
+
+
+# ----------------------------------------------------------------------- I9
+def test_i9_miscount_detected() -> None:
+    run = run_with([])
+    observed = {"pending": 9, "inProgress": 1, "successful": 0, "failed": 0}
+    assert inv.progress_accounted(run, observed) == [
+        "run 1 reports {'successfulInstanceCount': 0, 'failedInstanceCount': 0, "
+        "'inProgressInstanceCount': 0, 'pendingInstanceCount': 10}, but its scope holds "
+        "{'successfulInstanceCount': 0, 'failedInstanceCount': 0, "
+        "'inProgressInstanceCount': 1, 'pendingInstanceCount': 9}"
+    ]
+
+
+def test_i9_negative_and_ended_counts_detected() -> None:
+    run = run_with([])
+    run.counts["failed"] = -1
+    counts = dict(run.counts)
+    assert inv.progress_accounted(run, counts) == [
+        "run 1 has a negative count: {'successfulInstanceCount': 0, 'failedInstanceCount': -1, "
+        "'inProgressInstanceCount': 0, 'pendingInstanceCount': 10}"
+    ]
+    ended = completed().runs[0]
+    ended.counts["inProgress"], ended.counts["pending"] = 1, 2
+    problems = inv.progress_accounted(ended, dict(ended.counts))
+    assert problems == [
+        "run 1 ended Completed with 1 in progress",
+        "run 1 Completed with 2 pending",
+    ]
+
+
+# ----------------------------------------------------------------------- I10
+def test_i10_two_active_runs_detected() -> None:
+    ss = make()
+    ss.apply(PublishImage(100, "1.0.1"))
+    ss.runs.append(UpgradeRun(number=2, started_by="User", target="1.0.1", start=150, scope={}))
+    assert inv.one_active_run(ss) == ["runs [1, 2] are active at once"]
+
+
+def test_i10_history_view_out_of_bounds_detected(monkeypatch: pytest.MonkeyPatch) -> None:
+    ss = make(3)
+    for t in range(7):
+        ss.apply(StartUpgrade(t))
+    ss.advance(61 * 86400)
+    assert inv.history_bounded(ss) == []  # the real view: runs 0..6 are 61 days old: none
+    # A broken view: every run, oldest first.
+    monkeypatch.setattr(inv, "history_runs", lambda runs, now: list(runs))
+    assert inv.history_bounded(ss) == [
+        "the history view holds 7 entries, more than 5",
+        "the history view shows runs [1, 2, 3, 4, 5, 6, 7] started more than 60 days ago",
+        "the history view lists run 1 before the newer run 2",
+    ]
+
+
+# ----------------------------------------------------------------------- I11
+def test_i11_run_ended_with_instances_mid_operation_detected() -> None:
+    ss = make()
+    ss.apply(PublishImage(100, "1.0.1"))
+    ss.advance(150)  # batch 1: instances 0 and 1 are reimaging
+    assert inv.no_orphans(ss, ss.runs[0]) == [
+        "run 1 ended RollingForward with instances [0, 1] mid-operation"
+    ]
+
+
+# ----------------------------------------------------------------------- I12
+def test_i12_failed_after_valid_deploy_detected() -> None:
+    ss = _with_sas(3)
+    ss.instances[1].provisioning_state = "Failed"
+    deploy = Deploy(start=100, members=[0, 1, 2], remaining=set(), end=160, succeeded=False)
+    assert inv.recovered_after_deploy(ss, deploy) == [
+        "model deploy started at 100 with valid credentials left instances [1] Failed"
+    ]
+    ss.instances[1].provisioning_state = "Updating"
+    assert inv.recovered_after_deploy(ss, deploy) == [
+        "model deploy started at 100 with valid credentials did not succeed (instances [1])"
+    ]
+
+
+def test_i12_not_required_with_expired_credentials() -> None:
+    ss = _with_sas(3)
+    ss.apply(ExpireCredential(50, "sas"))
+    ss.instances[1].provisioning_state = "Failed"
+    deploy = Deploy(start=100, members=[0, 1, 2], remaining=set(), end=160, succeeded=False)
+    assert inv.recovered_after_deploy(ss, deploy) == []
+
+
+# ----------------------------------------------------------------------- L1
+def test_l1_quiet_run_completes_within_the_batch_bound() -> None:
+    # Quiet from the start: every batch takes at most 120 + 60 + 30 = 210 s and the
+    # run ends Completed with every in-scope instance on the target.
+    ss = make(14, health_probe=PROBE, policy=Policy(max_batch_instance_percent=30))
+    ss.apply(PublishImage(100, "1.0.1"))
+    ss.advance(10_000)
+    run = ss.runs[0]
+    assert run.code == "Completed"
+    assert all(b.end - b.start <= 210 for b in run.batches)
+    assert {ss.instances[i].image_version for i in run.scope} == {"1.0.1"}
+    # cap(14) = floor(14 x 30 / 100) = 4: batches of 4, 4, 4, 2; 4 x 210 s from 100.
+    assert [len(b.instances) for b in run.batches] == [4, 4, 4, 2]
+    assert run.end == 100 + 4 * 210
+
+
+# ----------------------------------------------------------------------- L2
+def test_l2_batch_bound() -> None:
+    assert inv.batch_bound(make()) == 120 + 60 + 300
+    rollback = Policy(automatic_rollback=True)
+    assert inv.batch_bound(make(health_probe=PROBE, policy=rollback)) == 120 + 60 + 300 + 120
+    assert inv.batch_bound(make(policy=rollback)) == 480  # no probe, no rollback (D15)
+
+
+def test_l2_slow_batch_detected() -> None:
+    ss = make()
+    b = batch(1, [0, 1], 100, end=581)
+    assert inv.batch_terminates(ss, run_with([b]), b) == ["run 1 batch 1 took 481s, more than 480s"]
+    ok = batch(1, [0, 1], 100, end=580)
+    assert inv.batch_terminates(ss, run_with([ok]), ok) == []
+
+
+def test_l2_run_that_does_not_move_on_detected() -> None:
+    ss = make(policy=Policy(pause_time_between_batches="PT1M"))
+    run = run_with([batch(1, [0, 1], 100, end=280)])
+    assert inv.run_moves_on(ss, run, 340) == []  # 60 s = the pause
+    assert inv.run_moves_on(ss, run, 341) == [
+        "run 1 moved on at 341, 61s after batch 1 ended (pause 60s)"
+    ]
+
+
+def test_checker_reports_a_broken_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The checker attached by replay turns a broken model into violations (I1).
+    from model.run import RunActions
+
+    monkeypatch.setattr(RunActions, "batch_cap", lambda self, n: n)
+    rep = replay(parse_trace(copy.deepcopy(NORMAL["example-with-probe"])))
+    i1 = [v for v in rep.result.violations if v.invariant == "I1"]
+    assert [(v.at, v.message) for v in i1] == [
+        (100, "run 1 batch 1 has 10 instances, more than cap(10) = 2")
+    ]
+    assert rep.exit_status == 1

@@ -1,0 +1,617 @@
+"""R1-R18 (SPEC section 2): one or more tests per requirement, through the
+Python API. Expected numbers are derived by hand from the spec and the
+default timings (os_disk 120 s, extensions 60 s, app start 30 s, health wait
+300 s): a batch takes 120 + 60 + 30 = 210 s with a probe and 120 + 60 = 180 s
+without one (no health wait, R7)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from model import (
+    AppHealth,
+    CredentialConfig,
+    Event,
+    ExpireCredential,
+    Extension,
+    HealthProbe,
+    ImageReference,
+    OutageEnd,
+    OutageStart,
+    Policy,
+    PublishImage,
+    RegenerateCredential,
+    ScaleOut,
+    ScaleSet,
+    ScaleSetConfig,
+    ServiceFabric,
+    SetAutomaticUpgrade,
+    StartUpgrade,
+    Timings,
+    UpdateModel,
+    version_key,
+)
+from model.catalog import Catalog
+from model.history import history_view
+from model.trace import converter
+
+UBUNTU = ImageReference("Canonical", "UbuntuServer", "18.04-LTS", "latest")
+PROBE = HealthProbe("load_balancer")
+
+
+def make(n: int = 10, **kwargs) -> ScaleSet:
+    """A scale set of ``n`` instances of Ubuntu 18.04 on catalog 1.0.0."""
+    return ScaleSet(ScaleSetConfig(instances=n, image=UBUNTU, **kwargs))
+
+
+def play(ss: ScaleSet, events: Iterable[Event], until: int | None = None) -> ScaleSet:
+    for event in events:
+        ss.apply(event)
+    if until is not None:
+        ss.advance(until)
+    return ss
+
+
+def batches(run) -> list[tuple[list[int], int, int | None]]:
+    return [(sorted(b.instances), b.start, b.end) for b in run.batches]
+
+
+# ----------------------------------------------------------------------- R1
+def test_r1_no_run_while_opted_out() -> None:
+    ss = play(make(automatic_os_upgrade=False), [PublishImage(100, "1.0.1")], until=5000)
+    assert ss.runs == []
+    assert {i.image_version for i in ss.instances.values()} == {"1.0.0"}
+
+
+def test_r1_opting_in_starts_the_run() -> None:
+    # D4: opting in is one of the moments a Platform run starts.
+    ss = play(
+        make(automatic_os_upgrade=False),
+        [PublishImage(100, "1.0.1"), SetAutomaticUpgrade(200, True)],
+        until=200,
+    )
+    assert [(r.started_by, r.target, r.start) for r in ss.runs] == [("Platform", "1.0.1", 200)]
+
+
+# ----------------------------------------------------------------------- R2
+def test_r2_each_publication_starts_a_platform_run_towards_latest() -> None:
+    # No probe, 10 instances: 5 batches of 2 x 180 s = 900 s: run 1 ends at 1000.
+    ss = play(make(), [PublishImage(100, "1.0.1")], until=1000)
+    run = ss.runs[0]
+    assert (run.started_by, run.target, run.start, run.code, run.end) == (
+        "Platform",
+        "1.0.1",
+        100,
+        "Completed",
+        1000,
+    )
+    play(ss, [PublishImage(2000, "1.0.2")], until=2000)
+    assert [(r.started_by, r.target, r.start) for r in ss.runs[1:]] == [("Platform", "1.0.2", 2000)]
+
+
+# ----------------------------------------------------------------------- R3
+def test_r3_os_disk_replaced_then_extensions_rerun_data_disks_kept() -> None:
+    ss = play(make(data_disks_per_instance=2), [PublishImage(100, "1.0.1")], until=219)
+    inst = ss.instances[0]
+    data = inst.data_disks
+    assert data == ("data-0-0", "data-0-1")
+    # 100 + 120: the OS disk phase ends at 220; before it the disk is the old one.
+    assert (inst.os_disk, inst.image_version, inst.provisioning_state) == (
+        "os-0-0",
+        "1.0.0",
+        "Updating",
+    )
+    ss.advance(220)
+    assert (inst.os_disk, inst.image_version) == ("os-0-1", "1.0.1")
+    # The extensions run again for 60 s: still Updating until 280.
+    ss.advance(279)
+    assert inst.provisioning_state == "Updating"
+    ss.advance(280)
+    assert inst.provisioning_state == "Succeeded"
+    assert inst.data_disks == data
+
+
+# ----------------------------------------------------------------------- R4
+def test_r4_pre_batch_check_stops_run_when_more_than_limit_unhealthy() -> None:
+    # limit = floor(10 x 20 / 100) = 2; three down: 3 > 2.
+    ss = play(make(), [OutageStart(50, (7, 8, 9)), PublishImage(100, "1.0.1")], until=100)
+    run = ss.runs[0]
+    assert (run.code, run.end, run.batches) == ("Faulted", 100, [])
+    assert run.error[0] == "MaxUnhealthyInstancePercentExceededBeforeRollingUpgrade"
+
+
+def test_r4_pre_batch_check_passes_at_the_limit() -> None:
+    # Two down: 2 <= 2, the first batch starts.
+    ss = play(make(), [OutageStart(50, (8, 9)), PublishImage(100, "1.0.1")], until=100)
+    run = ss.runs[0]
+    assert run.code == "RollingForward"
+    assert batches(run) == [([0, 1], 100, None)]
+
+
+# ----------------------------------------------------------------------- R5
+def test_r5_batch_cap_rounds_down() -> None:
+    # floor(10 x 0.2) = 2; floor(14 x 0.2) = floor(2.8) = 2; floor(4 x 0.2) = 0 -> 1.
+    for n, cap in ((10, 2), (14, 2), (4, 1)):
+        ss = play(make(n), [PublishImage(100, "1.0.1")], until=100_000)
+        run = ss.runs[0]
+        assert run.code == "Completed"
+        assert [len(b.instances) for b in run.batches] == [cap] * (n // cap) + (
+            [n % cap] if n % cap else []
+        )
+
+
+def test_r5_batches_never_overlap() -> None:
+    # 14 instances, batches of 2, 180 s each: batch k runs [100 + 180k, 280 + 180k].
+    ss = play(make(14), [PublishImage(100, "1.0.1")], until=100_000)
+    run = ss.runs[0]
+    assert [(b.start, b.end) for b in run.batches] == [
+        (100 + 180 * k, 280 + 180 * k) for k in range(7)
+    ]
+    for before, after in zip(run.batches, run.batches[1:], strict=False):
+        assert after.start >= before.end
+
+
+def test_r5_percentage_option() -> None:
+    # max_batch_instance_percent 50: floor(10 x 0.5) = 5: two batches.
+    ss = play(
+        make(policy=Policy(max_batch_instance_percent=50)),
+        [PublishImage(100, "1.0.1")],
+        until=460,
+    )
+    assert batches(ss.runs[0]) == [([0, 1, 2, 3, 4], 100, 280), ([5, 6, 7, 8, 9], 280, 460)]
+
+
+# ----------------------------------------------------------------------- R6
+def test_r6_batch_waits_for_health() -> None:
+    # Extensions end at 100 + 120 + 60 = 280, healthy 30 s later: batch 1 ends at 310.
+    ss = play(make(health_probe=PROBE), [PublishImage(100, "1.0.1")], until=309)
+    run = ss.runs[0]
+    assert run.batches[0].end is None
+    ss.advance(310)
+    assert batches(run)[:2] == [([0, 1], 100, 310), ([2, 3], 310, None)]
+    # The spec's example: 5 batches x 210 s from 100: Completed at 1150.
+    ss.advance(1150)
+    assert (run.code, run.end) == ("Completed", 1150)
+
+
+def test_r6_never_healthy_fails_after_health_wait() -> None:
+    # An unhealthy answer after the new disk (220) stands: instance 0 is never
+    # healthy, fails at 280 + 300 = 580; instance 1 is done at 310.
+    ss = play(
+        make(health_probe=PROBE),
+        [PublishImage(100, "1.0.1"), AppHealth(230, (0,), False)],
+        until=579,
+    )
+    batch = ss.runs[0].batches[0]
+    assert batch.end is None
+    assert batch.outcomes[1].status == "successful" and batch.outcomes[1].at == 310
+    ss.advance(580)
+    assert batch.end == 580
+    assert (batch.outcomes[0].status, batch.outcomes[0].at) == ("failed", 580)
+
+
+def test_r6_healthy_exactly_at_end_of_wait_counts() -> None:
+    # app_start_seconds == health_wait_seconds == 300: healthy at 280 + 300 = 580,
+    # exactly the end of the wait: counted successful.
+    ss = play(
+        make(health_probe=PROBE, timings=Timings(app_start_seconds=300)),
+        [PublishImage(100, "1.0.1")],
+        until=580,
+    )
+    batch = ss.runs[0].batches[0]
+    assert batch.end == 580
+    assert {o.status for o in batch.outcomes.values()} == {"successful"}
+
+
+def test_r6_healthy_one_second_late_fails() -> None:
+    ss = play(
+        make(health_probe=PROBE, timings=Timings(app_start_seconds=301)),
+        [PublishImage(100, "1.0.1")],
+        until=580,
+    )
+    batch = ss.runs[0].batches[0]
+    assert batch.end == 580
+    assert {o.status for o in batch.outcomes.values()} == {"failed"}
+
+
+def test_r6_health_wait_option() -> None:
+    # health_wait_seconds 100: a never-healthy instance fails at 280 + 100 = 380.
+    ss = play(
+        make(health_probe=PROBE, timings=Timings(health_wait_seconds=100)),
+        [PublishImage(100, "1.0.1", app_healthy=False)],
+        until=380,
+    )
+    assert ss.runs[0].batches[0].end == 380
+
+
+# ----------------------------------------------------------------------- R7
+def test_r7_without_probe_no_wait() -> None:
+    # 100 + 120 + 60 = 280, with app_start_seconds irrelevant.
+    ss = play(
+        make(timings=Timings(app_start_seconds=1000)), [PublishImage(100, "1.0.1")], until=280
+    )
+    assert batches(ss.runs[0])[0] == ([0, 1], 100, 280)
+    assert {o.status for o in ss.runs[0].batches[0].outcomes.values()} == {"successful"}
+
+
+def test_r7_health_predicate() -> None:
+    ss = make(4)
+    inst = ss.instances
+    assert all(ss.is_healthy(i) for i in inst.values())  # running, Succeeded, idle
+    play(ss, [OutageStart(10, (0,)), AppHealth(10, (1,), False), StartUpgrade(10)])
+    assert not ss.is_healthy(inst[0])  # stopped
+    assert ss.is_healthy(inst[1])  # no probe: the application's answer is not seen
+    # (the User run has an empty scope: nothing is in flight)
+    # 10 instances: one unhealthy answer is within the limit floor(10 x 0.2) = 2.
+    ss2 = make(10, health_probe=PROBE)
+    play(ss2, [AppHealth(10, (1,), False), PublishImage(20, "1.0.1")], until=21)
+    assert not ss2.is_healthy(ss2.instances[1])  # the probe answers unhealthy
+    assert not ss2.is_healthy(ss2.instances[0])  # in the middle of an OS operation
+    assert ss2.instances[0].provisioning_state == "Updating"
+
+
+def test_r7_provisioning_failed_is_unhealthy() -> None:
+    ss = make(
+        5,
+        extensions=(Extension("CustomScript", ("sas",)),),
+        credentials={"sas": CredentialConfig(expires_at=50)},
+    )
+    # Extensions finish at 100 + 180 = 280 with a token expired at 50: Failed.
+    play(ss, [PublishImage(100, "1.0.1")], until=280)
+    assert ss.instances[0].provisioning_state == "Failed"
+    assert ss.instances[0].power_state == "running"
+    assert not ss.is_healthy(ss.instances[0])
+
+
+# ----------------------------------------------------------------------- R8
+def test_r8_maintenance_during_batch_stops_at_next_check_not_mid_batch() -> None:
+    # Batch 1 [0, 1] runs 100..310; three others go down at 150 (3 > limit 2):
+    # batch 1 finishes, the pre-batch check at 310 ends the run Faulted.
+    ss = play(
+        make(health_probe=PROBE),
+        [PublishImage(100, "1.0.1"), OutageStart(150, (5, 6, 7))],
+        until=1000,
+    )
+    run = ss.runs[0]
+    assert (run.code, run.end) == ("Faulted", 310)
+    assert run.error[0] == "MaxUnhealthyInstancePercentExceededInRollingUpgrade"
+    assert batches(run) == [([0, 1], 100, 310)]
+    assert [ss.instances[i].image_version for i in (0, 1, 2)] == ["1.0.1", "1.0.1", "1.0.0"]
+
+
+def test_r8_maintenance_over_before_the_check_lets_run_go_on() -> None:
+    ss = play(
+        make(health_probe=PROBE),
+        [PublishImage(100, "1.0.1"), OutageStart(150, (5, 6, 7)), OutageEnd(300, (5, 6, 7))],
+        until=1150,
+    )
+    assert (ss.runs[0].code, ss.runs[0].end) == ("Completed", 1150)
+
+
+# ----------------------------------------------------------------------- R9, R10, R11
+def _refused_auto(ss: ScaleSet, rule: str) -> None:
+    assert not ss.auto_enabled
+    assert [(r.at, r.event) for r in ss.rejected] == [(0, "set_automatic_upgrade")]
+    assert ss.rejected[0].reason.startswith(rule + ": ")
+    play(ss, [PublishImage(100, "1.0.1")], until=2000)
+    assert ss.runs == []
+
+
+def test_r9_custom_image_refused() -> None:
+    _refused_auto(ScaleSet(ScaleSetConfig(instances=3, image=ImageReference(id="/my/img"))), "V3")
+
+
+def test_r9_unsupported_sku_refused() -> None:
+    image = ImageReference("Canonical", "UbuntuServer", "14.04-LTS", "latest")
+    _refused_auto(ScaleSet(ScaleSetConfig(instances=3, image=image)), "V1")
+
+
+def test_r9_pinned_version_refused() -> None:
+    image = ImageReference("Canonical", "UbuntuServer", "18.04-LTS", "1.0.0")
+    _refused_auto(ScaleSet(ScaleSetConfig(instances=3, image=image)), "V2")
+
+
+def test_r9_every_supported_sku_accepted() -> None:
+    skus = [
+        ("Canonical", "UbuntuServer", "16.04-LTS"),
+        ("Canonical", "UbuntuServer", "18.04-LTS"),
+        ("OpenLogic", "CentOS", "7.5"),
+        ("CoreOS", "CoreOS", "Stable"),
+        ("MicrosoftWindowsServer", "WindowsServer", "2012-R2-Datacenter"),
+        ("MicrosoftWindowsServer", "WindowsServer", "2016-Datacenter"),
+        ("MicrosoftWindowsServer", "WindowsServer", "2016-Datacenter-Smalldisk"),
+        ("MicrosoftWindowsServer", "WindowsServer", "2016-Datacenter-with-Containers"),
+    ]
+    for sku in skus:
+        ss = ScaleSet(ScaleSetConfig(instances=1, image=ImageReference(*sku, "latest")))
+        assert ss.v_errors == [] and ss.auto_enabled, sku
+
+
+def test_r10_disk_encryption_refused() -> None:
+    _refused_auto(make(3, disk_encryption=True), "V4")
+
+
+def test_r11_probe_interval_warning_and_placement_groups() -> None:
+    ss = make(3, health_probe=HealthProbe("load_balancer", interval_seconds=120))
+    assert [w.rule for w in ss.warnings] == ["V7"] and ss.auto_enabled
+    _refused_auto(
+        make(3, single_placement_group=False, health_probe=HealthProbe("load_balancer", "Basic")),
+        "V5",
+    )
+    ok = make(3, single_placement_group=False, health_probe=PROBE)
+    assert ok.v_errors == [] and ok.auto_enabled
+
+
+# ----------------------------------------------------------------------- R12
+def test_r12_manual_start_while_opted_out() -> None:
+    ss = play(
+        make(automatic_os_upgrade=False),
+        [PublishImage(100, "1.0.1"), StartUpgrade(200)],
+        until=1100,
+    )
+    # 5 batches x 180 s from 200: Completed at 1100.
+    assert [(r.started_by, r.target, r.start, r.code, r.end) for r in ss.runs] == [
+        ("User", "1.0.1", 200, "Completed", 1100)
+    ]
+
+
+def test_r12_instances_already_on_latest_untouched() -> None:
+    # Instances 10, 11 are created at 100 from 1.0.1 (R18) and done at 280.
+    ss = play(
+        make(automatic_os_upgrade=False),
+        [PublishImage(100, "1.0.1"), ScaleOut(100, 2), StartUpgrade(300)],
+        until=100_000,
+    )
+    run = ss.runs[0]
+    assert sorted(run.scope) == list(range(10))
+    assert all(i not in b.instances for b in run.batches for i in (10, 11))
+    assert [ss.instances[i].os_disk for i in (10, 11)] == ["os-10-0", "os-11-0"]
+    assert run.code == "Completed"
+
+
+def test_r12_manual_start_refused_with_409_while_active() -> None:
+    ss = play(make(), [PublishImage(100, "1.0.1")], until=150)
+    before = (len(ss.runs), ss.runs[0].state, [sorted(b.instances) for b in ss.runs[0].batches])
+    rejection = ss.apply(StartUpgrade(150))
+    assert rejection is not None and rejection.reason.startswith("409")
+    assert (rejection.at, rejection.event) == (150, "start_upgrade")
+    after = (len(ss.runs), ss.runs[0].state, [sorted(b.instances) for b in ss.runs[0].batches])
+    assert after == before
+
+
+# ----------------------------------------------------------------------- R13
+def test_r13_service_fabric_rolls_out_by_update_domain_whatever_size() -> None:
+    # 3 UDs: UD0 = {0, 3, 6, 9}, UD1 = {1, 4, 7}, UD2 = {2, 5, 8}; no probe, 180 s each.
+    # The UD of 4 exceeds cap(10) = 2: the UD replaces the cap.
+    ss = play(
+        make(service_fabric=ServiceFabric("Silver", update_domains=3)),
+        [PublishImage(100, "1.0.1")],
+        until=640,
+    )
+    run = ss.runs[0]
+    assert batches(run) == [([0, 3, 6, 9], 100, 280), ([1, 4, 7], 280, 460), ([2, 5, 8], 460, 640)]
+    assert (run.code, run.end) == ("Completed", 640)
+    assert [ss.instances[i].update_domain for i in range(4)] == [0, 1, 2, 0]
+
+
+def test_r13_default_five_update_domains_and_no_prioritizing() -> None:
+    # Instance 4 is down; prioritize_unhealthy_instances does not apply: UD 0 = {0, 5} first.
+    ss = play(
+        make(
+            service_fabric=ServiceFabric("Gold"),
+            policy=Policy(prioritize_unhealthy_instances=True),
+        ),
+        [OutageStart(50, (4,)), PublishImage(100, "1.0.1")],
+        until=100,
+    )
+    assert batches(ss.runs[0]) == [([0, 5], 100, None)]
+
+
+def test_r13_bronze_durability_refused() -> None:
+    _refused_auto(make(3, service_fabric=ServiceFabric("Bronze")), "V6")
+
+
+# ----------------------------------------------------------------------- R14, R15
+def _with_sas(n: int = 10, expires_at: int = 10**8) -> ScaleSet:
+    return make(
+        n,
+        extensions=(Extension("CustomScript", ("sas",)),),
+        credentials={"sas": CredentialConfig(expires_at=expires_at)},
+    )
+
+
+def test_r14_expired_credential_fails_the_first_batch_and_the_run() -> None:
+    ss = play(_with_sas(), [PublishImage(100, "1.0.1"), ExpireCredential(150, "sas")], until=5000)
+    run = ss.runs[0]
+    # Extensions finish at 280 and fail: the run is Faulted at the end of batch 1.
+    assert (run.code, run.end) == ("Faulted", 280)
+    assert run.error[0] == "VMExtensionProvisioningError"
+    assert batches(run) == [([0, 1], 100, 280)]
+    for i in (0, 1):
+        inst = ss.instances[i]
+        assert (inst.image_version, inst.os_disk, inst.provisioning_state) == (
+            "1.0.1",
+            f"os-{i}-1",
+            "Failed",
+        )
+    assert all(ss.instances[i].image_version == "1.0.0" for i in range(2, 10))
+    assert run.progress() == {
+        "successfulInstanceCount": 0,
+        "failedInstanceCount": 2,
+        "inProgressInstanceCount": 0,
+        "pendingInstanceCount": 8,
+    }
+
+
+def test_r14_expiry_at_the_finishing_moment_fails() -> None:
+    # "expires_at at or before that moment": extensions end at 280.
+    at_end = play(_with_sas(expires_at=280), [PublishImage(100, "1.0.1")], until=280)
+    assert at_end.runs[0].code == "Faulted"
+    after_end = play(_with_sas(expires_at=281), [PublishImage(100, "1.0.1")], until=280)
+    assert after_end.runs[0].code == "RollingForward"
+    assert after_end.instances[0].provisioning_state == "Succeeded"
+
+
+def test_r14_credential_no_extension_uses_does_not_fail() -> None:
+    ss = make(credentials={"unused": CredentialConfig(expires_at=50)})
+    play(ss, [PublishImage(100, "1.0.1")], until=1000)
+    assert (ss.runs[0].code, ss.runs[0].end) == ("Completed", 1000)
+
+
+def test_r15_regenerate_and_deploy_recovers_and_resumes() -> None:
+    ss = play(
+        _with_sas(),
+        [
+            PublishImage(100, "1.0.1"),
+            ExpireCredential(150, "sas"),
+            RegenerateCredential(400, "sas", 10**8),
+            UpdateModel(500),
+        ],
+        until=500,
+    )
+    assert all(i.provisioning_state == "Updating" for i in ss.instances.values())
+    # The deploy re-runs extensions for 60 s on every instance: all Succeeded at 560.
+    ss.advance(560)
+    assert (ss.deploys[0].end, ss.deploys[0].succeeded) == (560, True)
+    assert [ss.instances[i].provisioning_state for i in (0, 1)] == ["Succeeded"] * 2
+    assert [i.os_disk for i in ss.instances.values()][:3] == ["os-0-1", "os-1-1", "os-2-0"]
+    # D4: the deploy's successful end starts a Platform run for the 8 still on 1.0.0;
+    # cap(10) = 2: 4 batches x 180 s from 560: Completed at 1280.
+    run = ss.runs[1]
+    assert (run.started_by, run.target, run.start, sorted(run.scope)) == (
+        "Platform",
+        "1.0.1",
+        560,
+        list(range(2, 10)),
+    )
+    ss.advance(1280)
+    assert (run.code, run.end) == ("Completed", 1280)
+    assert {i.image_version for i in ss.instances.values()} == {"1.0.1"}
+
+
+def test_r15_regenerating_alone_does_not_fix_the_model() -> None:
+    # The model keeps the old token until update_model: a manual start at 450
+    # fails again in its first batch (extensions end at 450 + 180 = 630).
+    ss = play(
+        _with_sas(),
+        [
+            PublishImage(100, "1.0.1"),
+            ExpireCredential(150, "sas"),
+            RegenerateCredential(400, "sas", 10**8),
+            StartUpgrade(450),
+        ],
+        until=630,
+    )
+    assert (ss.runs[1].code, ss.runs[1].end) == ("Faulted", 630)
+    assert ss.runs[1].error[0] == "VMExtensionProvisioningError"
+
+
+# ----------------------------------------------------------------------- R16
+def test_r16_history_lists_last_five_newest_first() -> None:
+    # Seven manual starts with an empty scope: each run is Completed at once.
+    ss = play(make(3), [StartUpgrade(t) for t in range(7)], until=10)
+    view = history_view(ss.runs, ss.now, UBUNTU, ss.config.epoch, "westeurope").value
+    starts = [e.properties.runningStatus.startTime for e in view]
+    assert starts == [f"2018-10-01T00:00:0{t}+00:00" for t in (6, 5, 4, 3, 2)]
+    assert [e.properties.startedBy for e in view] == ["User"] * 5
+
+
+def test_r16_history_later_created_run_first_when_started_together() -> None:
+    # At 50: a User run with an empty scope (run 1, ends at once), then a
+    # publication starts run 2 at the same time.
+    ss = play(make(3), [StartUpgrade(50), PublishImage(50, "1.0.1")], until=50)
+    view = history_view(ss.runs, ss.now, UBUNTU, ss.config.epoch, "westeurope").value
+    assert [e.properties.startedBy for e in view] == ["Platform", "User"]
+    assert view[0].properties.runningStatus.endTime is None  # RollingForward
+
+
+def test_r16_history_keeps_sixty_days() -> None:
+    day = 86400
+    ss = play(make(3), [StartUpgrade(0), StartUpgrade(10 * day)])
+    in_window = history_view(ss.runs, 60 * day, UBUNTU, ss.config.epoch, "westeurope").value
+    assert len(in_window) == 2  # start 0 >= 60 days - 60 days
+    later = history_view(ss.runs, 60 * day + 1, UBUNTU, ss.config.epoch, "westeurope").value
+    assert [e.properties.runningStatus.startTime for e in later] == ["2018-10-11T00:00:00+00:00"]
+
+
+def test_r16_history_rest_shape() -> None:
+    # The spec's example: 10 instances with a probe, publish at 100, Completed at 1150.
+    ss = play(make(health_probe=PROBE), [PublishImage(100, "18.04.201811010")], until=1150)
+    view = history_view(ss.runs, ss.now, UBUNTU, ss.config.epoch, "westeurope")
+    assert converter.unstructure(view) == {
+        "value": [
+            {
+                "properties": {
+                    "runningStatus": {
+                        "code": "Completed",
+                        "startTime": "2018-10-01T00:01:40+00:00",
+                        "endTime": "2018-10-01T00:19:10+00:00",
+                    },
+                    "progress": {
+                        "successfulInstanceCount": 10,
+                        "failedInstanceCount": 0,
+                        "inProgressInstanceCount": 0,
+                        "pendingInstanceCount": 0,
+                    },
+                    "error": None,
+                    "startedBy": "Platform",
+                    "targetImageReference": {
+                        "publisher": "Canonical",
+                        "offer": "UbuntuServer",
+                        "sku": "18.04-LTS",
+                        "version": "18.04.201811010",
+                    },
+                    "rollbackInfo": {
+                        "successfullyRolledbackInstanceCount": 0,
+                        "failedRolledbackInstanceCount": 0,
+                    },
+                },
+                "type": "Microsoft.Compute/virtualMachineScaleSets/rollingUpgrades",
+                "location": "westeurope",
+            }
+        ]
+    }
+
+
+# ----------------------------------------------------------------------- R17
+def test_r17_versions_compare_part_by_part() -> None:
+    assert version_key("2016.127.20180613") < version_key("2016.1000.20180101")
+    assert "2016.127.20180613" > "2016.1000.20180101"  # as strings it would be the other way
+    assert version_key("1.9") < version_key("1.10")
+
+
+def test_r17_latest_resolves_numerically() -> None:
+    catalog = Catalog(["2016.1000.20180101", "2016.127.20180613"])
+    assert catalog.latest == "2016.1000.20180101"
+    ss = ScaleSet(
+        ScaleSetConfig(instances=2, image=UBUNTU, catalog=("2016.1000.20180101", "2016.127.1"))
+    )
+    assert {i.image_version for i in ss.instances.values()} == {"2016.1000.20180101"}
+    rejection = ss.apply(PublishImage(10, "2016.999.20190101"))
+    assert rejection is not None and rejection.reason.startswith("D14")
+
+
+# ----------------------------------------------------------------------- R18
+def test_r18_scale_out_builds_from_latest_at_creation() -> None:
+    ss = play(make(), [PublishImage(100, "1.0.1"), ScaleOut(150, 2)], until=150)
+    new = [ss.instances[10], ss.instances[11]]
+    assert [(i.image_version, i.provisioning_state, i.os_disk) for i in new] == [
+        ("1.0.1", "Creating", "os-10-0"),
+        ("1.0.1", "Creating", "os-11-0"),
+    ]
+    assert 10 not in ss.runs[0].scope and 11 not in ss.runs[0].scope
+    # Created at 150: OS disk until 270, extensions until 330.
+    ss.advance(329)
+    assert new[0].provisioning_state == "Creating"
+    ss.advance(330)
+    assert new[0].provisioning_state == "Succeeded" and ss.is_healthy(new[0])
+
+
+def test_r18_scale_out_while_opted_out_uses_latest() -> None:
+    ss = play(
+        make(2, automatic_os_upgrade=False),
+        [PublishImage(100, "1.0.1"), PublishImage(200, "1.0.2"), ScaleOut(300, 1)],
+        until=500,
+    )
+    assert ss.instances[2].image_version == "1.0.2"
+    assert ss.instances[0].image_version == "1.0.0"
