@@ -38,6 +38,12 @@ def _cmd_diagram(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from properties.verify import main as verify
+
+    return verify(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="vmss-spec",
@@ -53,6 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("machine", nargs="?", choices=["instance", "run"], default="instance")
     p.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
     p.set_defaults(func=_cmd_diagram)
+    p = sub.add_parser(
+        "verify",
+        help="check every invariant on generated histories (Hypothesis)",
+        description="Run the property campaign: Hypothesis generates histories and checks "
+        "I1-I12, L1 and L2 after every step; failures are saved as trace files.",
+    )
+    from properties.verify import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(func=_cmd_verify)
     return parser
 
 

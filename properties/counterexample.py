@@ -1,0 +1,51 @@
+"""Counterexamples as trace files (SPEC section 7, ``vmss-upgrade-trace/1``).
+
+When a property fails, the Hypothesis machine (properties/stateful.py) holds
+the initial scale set and the list of events it applied, each at its time,
+and the time it had reached. Those three are a trace: replaying it applies the
+same events to the same scale set and advances to the same time, so the
+replay's first violation is the machine's (same invariant, same time, same
+message). :func:`save_counterexample` writes it, named after the invariant
+and a digest of its content (the same counterexample keeps its name);
+:func:`first_violation` replays a trace and returns what broke first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from model.config import ScaleSetConfig
+from model.environment import Event
+from model.replay import replay
+from model.trace import Trace, Violation, load_trace, trace_to_json
+
+
+def counterexample_trace(config: ScaleSetConfig, events: Sequence[Event], until: int) -> Trace:
+    """The trace of a machine run: its scale set, its events, and its final time."""
+    return Trace(scale_set=config, events=tuple(events), until=until)
+
+
+def trace_name(trace: Trace, invariant: str) -> str:
+    """``counterexample-<invariant>-<digest>.json``: stable for the same trace."""
+    digest = hashlib.sha1(trace_to_json(trace).encode()).hexdigest()[:10]
+    safe = "".join(c if c.isalnum() else "-" for c in invariant)
+    return f"counterexample-{safe}-{digest}.json"
+
+
+def save_counterexample(trace: Trace, invariant: str, out_dir: str | Path) -> Path:
+    """Write ``trace`` under ``out_dir`` (created if need be); returns its path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / trace_name(trace, invariant)
+    path.write_text(trace_to_json(trace), encoding="utf-8")
+    return path
+
+
+def first_violation(trace: Trace | str | Path) -> Violation | None:
+    """Replay a trace (or a trace file) and return the first violation, if any."""
+    if not isinstance(trace, Trace):
+        trace = load_trace(trace)
+    violations = replay(trace).result.violations
+    return violations[0] if violations else None
