@@ -1,0 +1,218 @@
+"""Benchmarks (`vmss-spec bench`): the model's cost per step at fleet scale
+and the property suite's throughput. Figures, never assertions: the README
+publishes them with the machine they came from.
+
+- fleet: a complete automatic upgrade (publication to Completed, with a
+  probe, default policy) of 100, 1,000 and 10,000 instances: wall seconds
+  without and with the invariant checker, peak traced memory, internal steps
+  per second. 10,000 exceeds V9's 1,000: the benchmark builds the
+  configuration directly, as only a trace or a scale-out is held to V9.
+- stateful: the Hypothesis machine's steps per second next to a trivial
+  RuleBasedStateMachine's in the same process (the engine's own floor).
+- variants: the seconds the CI profile takes to find each broken variant.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+from model.config import HealthProbe, ImageReference, ScaleSetConfig
+from model.environment import PublishImage
+from model.scaleset import ScaleSet
+
+FLEET_SIZES = (100, 1000, 10000)
+
+
+def fleet_config(instances: int) -> ScaleSetConfig:
+    """A default scale set with a probe (multiple placement groups above 100)."""
+    return ScaleSetConfig(
+        instances=instances,
+        image=ImageReference("Canonical", "UbuntuServer", "18.04-LTS", "latest"),
+        health_probe=HealthProbe("load_balancer"),
+        single_placement_group=instances <= 100,
+    )
+
+
+def upgrade_fleet(instances: int, *, check: bool) -> tuple[float, int]:
+    """One complete automatic upgrade; returns (wall seconds, internal steps)."""
+    config = fleet_config(instances)
+    start = time.perf_counter()
+    ss = ScaleSet(config, log=False)
+    checker = None
+    if check:
+        from properties.checker import Checker
+
+        checker = Checker(ss)
+    ss.apply(PublishImage(at=0, version="1.0.1"))
+    ss.settle(10**9)
+    seconds = time.perf_counter() - start
+    run = ss.runs[-1]
+    if run.code != "Completed" or (checker is not None and checker.violations):
+        raise RuntimeError(f"the benchmark upgrade of {instances} did not complete cleanly")
+    return seconds, ss.steps_taken
+
+
+def _median(fn: Callable[[], float], repeat: int) -> float:
+    return statistics.median(fn() for _ in range(repeat))
+
+
+def peak_mb(instances: int) -> float:
+    """Peak traced Python memory of one complete upgrade, in MB."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        upgrade_fleet(instances, check=False)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak / 1e6
+
+
+def bench_fleet(repeat: int = 5, sizes: tuple[int, ...] | None = None) -> list[dict[str, Any]]:
+    rows = []
+    for n in sizes or FLEET_SIZES:
+        steps = upgrade_fleet(n, check=False)[1]
+        seconds = _median(lambda n=n: upgrade_fleet(n, check=False)[0], repeat)
+        with_inv = _median(lambda n=n: upgrade_fleet(n, check=True)[0], repeat)
+        rows.append(
+            {
+                "instances": n,
+                "seconds": round(seconds, 4),
+                "seconds_with_invariants": round(with_inv, 4),
+                "peak_mb": round(peak_mb(n), 1),
+                "steps_per_second": round(steps / seconds),
+            }
+        )
+    return rows
+
+
+# ---------------------------------------------------------------- stateful throughput
+def _stateful_settings(examples: int, steps: int) -> Any:
+    from hypothesis import HealthCheck, Phase, settings
+
+    return settings(
+        max_examples=examples,
+        stateful_step_count=steps,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+
+
+def floor_machine() -> type:
+    """The Hypothesis engine's own floor: a trivial RuleBasedStateMachine with
+    one rule drawing an integer and one invariant (as the real machine has)."""
+    from hypothesis import strategies as st
+    from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+    class Floor(RuleBasedStateMachine):
+        steps = 0
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.total = 0
+
+        @rule(n=st.integers(0, 100))
+        def add(self, n: int) -> None:
+            self.total += n
+
+        @invariant()
+        def counted(self) -> None:
+            type(self).steps += 1
+
+    return Floor
+
+
+def bench_stateful(examples: int = 200, steps: int = 50) -> dict[str, float]:
+    """Steps per second of the property machine and of the engine's floor."""
+    from hypothesis.stateful import run_state_machine_as_test
+
+    from properties import stateful
+
+    chosen = _stateful_settings(examples, steps)
+    floor = floor_machine()
+    start = time.perf_counter()
+    run_state_machine_as_test(floor, settings=chosen)
+    floor_rate = floor.steps / (time.perf_counter() - start)
+    with stateful.campaign(out_dir=None) as stats:
+        start = time.perf_counter()
+        run_state_machine_as_test(stateful.UpgradeMachine, settings=chosen)
+        elapsed = time.perf_counter() - start
+    rate = stats.steps / elapsed
+    return {
+        "steps_per_second": round(rate),
+        "engine_floor_steps_per_second": round(floor_rate),
+        "ratio": round(rate / floor_rate, 3),
+    }
+
+
+# ---------------------------------------------------------------- broken variants
+def bench_variants(
+    seeds: tuple[int, ...] = (0, 1, 2), names: tuple[str, ...] | None = None
+) -> list[dict[str, Any]]:
+    """Seconds the CI profile takes to find (and shrink) each broken variant of
+    properties/mutants.py (or those ``names``), the median over ``seeds``;
+    ``None`` when a seed's campaign did not find it."""
+    import tempfile
+
+    from properties.mutants import MUTANTS
+    from properties.verify import run_campaign
+
+    rows = []
+    for name in names or tuple(MUTANTS):
+        mutant = MUTANTS[name]
+        times = []
+        for seed in seeds:
+            with tempfile.TemporaryDirectory() as out, mutant.applied():
+                start = time.perf_counter()
+                outcome = run_campaign("ci", seed=seed, out_dir=out, database=False)
+                elapsed = time.perf_counter() - start
+            found = any(ce.invariant == mutant.invariant for ce in outcome.counterexamples)
+            times.append(elapsed if found else float("inf"))
+        seconds = statistics.median(times)
+        found_in = None if seconds == float("inf") else round(seconds, 2)
+        rows.append({"name": name, "seconds": found_in})
+    return rows
+
+
+# ---------------------------------------------------------------- the command
+def run_bench(quick: bool = False) -> dict[str, Any]:
+    """Every figure of the benchmark, in one process run."""
+    return {
+        "fleet": bench_fleet(repeat=1 if quick else 5),
+        "stateful": bench_stateful(examples=50 if quick else 200),
+        "variants": bench_variants(seeds=(0,) if quick else (0, 1, 2)),
+    }
+
+
+def format_bench(figures: dict[str, Any]) -> str:
+    lines = ["fleet: one complete automatic upgrade (publication to Completed, probe, defaults)"]
+    lines.append(
+        f"  {'instances':>9}  {'seconds':>8}  {'with invariants':>15}  {'peak MB':>7}  "
+        f"{'steps/s':>8}"
+    )
+    for row in figures["fleet"]:
+        lines.append(
+            f"  {row['instances']:>9}  {row['seconds']:>8.3f}  "
+            f"{row['seconds_with_invariants']:>15.3f}  {row['peak_mb']:>7.1f}  "
+            f"{row['steps_per_second']:>8}"
+        )
+    s = figures["stateful"]
+    lines.append("")
+    lines.append(
+        f"stateful: {s['steps_per_second']} steps/s; engine floor "
+        f"{s['engine_floor_steps_per_second']} steps/s; ratio {s['ratio']:.2f}"
+    )
+    lines.append("")
+    lines.append("broken variants: seconds for the CI profile to find each (median)")
+    for row in figures["variants"]:
+        found = "not found" if row["seconds"] is None else f"{row['seconds']:.2f}"
+        lines.append(f"  {row['name']:<44} {found}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,57 @@
+"""`vmss-spec bench` (issue 4): the figures and their shape, measured on tiny
+inputs. No timed assertions: speed is what the benchmark reports, not what a
+test asserts (the machines are shared and noisy)."""
+
+from __future__ import annotations
+
+import json
+
+from model.cli import main
+from properties import bench
+
+FLEET_KEYS = {"instances", "seconds", "seconds_with_invariants", "peak_mb", "steps_per_second"}
+
+
+def test_bench_fleet_upgrades_complete_and_report_each_figure() -> None:
+    rows = bench.bench_fleet(repeat=1, sizes=(5, 20))
+    assert [r["instances"] for r in rows] == [5, 20]
+    for row in rows:
+        assert set(row) == FLEET_KEYS
+        assert row["steps_per_second"] > 0 and row["peak_mb"] >= 0
+
+
+def test_bench_fleet_counts_the_internal_steps_r6_d7a() -> None:
+    # R3, R6: with a probe each instance takes 3 steps that do something (OS disk
+    # in place, extensions provisioned, application up: done); D1: cap(10) = 2,
+    # so 5 batches, each ending with a run step (D7a), 4 of them followed by
+    # the pre-batch check after a pause of 0 s. Stale health deadlines do nothing.
+    _, steps = bench.upgrade_fleet(10, check=True)
+    assert steps == 10 * 3 + 5 + 4
+
+
+def test_bench_variants_finds_a_broken_variant() -> None:
+    rows = bench.bench_variants(seeds=(0,), names=("progress_off_by_one",))
+    assert rows[0]["name"] == "progress_off_by_one"
+    assert rows[0]["seconds"] is not None
+
+
+def test_bench_json_has_the_documented_shape(monkeypatch, capsys) -> None:
+    def small(quick: bool) -> dict:
+        return {
+            "fleet": bench.bench_fleet(repeat=1, sizes=(5,)),
+            "stateful": bench.bench_stateful(examples=3, steps=5),
+            "variants": [{"name": "progress_off_by_one", "seconds": 1.0}],
+        }
+
+    monkeypatch.setattr(bench, "run_bench", small)
+    assert main(["bench", "--quick", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert set(figures) == {"fleet", "stateful", "variants"}
+    assert set(figures["fleet"][0]) == FLEET_KEYS
+    assert set(figures["stateful"]) == {
+        "steps_per_second",
+        "engine_floor_steps_per_second",
+        "ratio",
+    }
+    assert figures["stateful"]["ratio"] > 0
+    assert set(figures["variants"][0]) == {"name", "seconds"}
