@@ -44,25 +44,35 @@ def run_trace(trace: Trace, *, check: bool = True, log: bool = True) -> ScaleSet
 
         checker = Checker(ss)
     ss.checker = checker
-    for event in trace.events:
-        ss.apply(event)
-    last_event = trace.events[-1].at if trace.events else 0
-    if trace.until is not None:
-        ss.advance(trace.until)
-        final = trace.until
-    else:
-        # Section 7: the last thing that happens, at most 30 days after the last event.
-        cap = last_event + THIRTY_DAYS
-        ss.settle(cap)
-        if ss.clock.next_time() is not None and not _settled(ss, cap):
-            final = cap
-        else:
-            final = max(last_event, ss.last_activity)
+    ss.crash = None
+    try:
+        final = _play(ss, trace)
+    except Exception as exc:  # noqa: BLE001 - the model itself failed: a bug to report
+        # Not bad input (that is refused before anything runs): the state at the
+        # crash is the result, and the crash is reported as a violation (exit 1).
+        ss.crash = Violation(f"crash: {type(exc).__name__}", ss.now, str(exc))
+        return ss
     ss.clock.now = final  # later queued steps, if any, are stale and changed nothing
     ss.final_time = final
     if checker is not None:
         checker.finish()  # L1, L2: a run that stopped moving is late at the end too
     return ss
+
+
+def _play(ss: ScaleSet, trace: Trace) -> int:
+    """Apply the events and internal steps; returns the final time."""
+    for event in trace.events:
+        ss.apply(event)
+    last_event = trace.events[-1].at if trace.events else 0
+    if trace.until is not None:
+        ss.advance(trace.until)
+        return trace.until
+    # Section 7: the last thing that happens, at most 30 days after the last event.
+    cap = last_event + THIRTY_DAYS
+    ss.settle(cap)
+    if ss.clock.next_time() is not None and not _settled(ss, cap):
+        return cap
+    return max(last_event, ss.last_activity)
 
 
 def _settled(ss: ScaleSet, cap: int) -> bool:
@@ -130,6 +140,8 @@ def replay(trace: Trace, *, check: bool = True) -> Replay:
     """Replay a trace: the result document, the timeline, the exit status."""
     ss = run_trace(trace, check=check)
     violations = list(ss.checker.violations) if ss.checker is not None else []
+    if ss.crash is not None:
+        violations.append(ss.crash)
     return Replay(ss, result_of(ss, violations), list(ss.log or []))
 
 

@@ -307,3 +307,41 @@ def test_bad_arguments_exit_2_with_one_line(
     assert out == ""
     assert err.count("\n") == 1 and err.startswith("vmss-spec")
     assert "Traceback" not in err
+
+
+def test_replay_reports_a_model_crash_as_a_violation_not_a_traceback(
+    monkeypatch, tmp_path, capsys
+) -> None:
+    """A crash of the model (a bug, as the property machine saves them) replays to
+    a `crash: ...` violation with exit 1, never a traceback."""
+    from model.run import RunActions
+
+    def broken(self, run, n):
+        raise KeyError("no batch")
+
+    monkeypatch.setattr(RunActions, "_choose_batch", broken)
+    path = tmp_path / "t.json"
+    path.write_text(
+        json.dumps(
+            {
+                "format": "vmss-upgrade-trace/1",
+                "scale_set": {
+                    "instances": 3,
+                    "image": {
+                        "publisher": "Canonical",
+                        "offer": "UbuntuServer",
+                        "sku": "18.04-LTS",
+                        "version": "latest",
+                    },
+                },
+                "events": [{"at": 10, "event": "publish_image", "version": "1.0.1"}],
+            }
+        )
+    )
+    assert main(["replay", str(path), "--json"]) == 1
+    out, err = capsys.readouterr()
+    result = json.loads(out)
+    assert result["violations"] == [
+        {"invariant": "crash: KeyError", "at": 10, "message": "'no batch'"}
+    ]
+    assert "Traceback" not in err
