@@ -5,13 +5,11 @@ a batch takes 180 s without a probe and 210 s with one."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 
 from model import (
     AppHealth,
     CancelUpgrade,
     CredentialConfig,
-    Event,
     ExpireCredential,
     Extension,
     HealthProbe,
@@ -38,29 +36,12 @@ from model.run import (
     UPGRADED_UNHEALTHY,
 )
 from model.trace import converter
+from tests.support import PROBE, UBUNTU, batches, make, play
 
-UBUNTU = ImageReference("Canonical", "UbuntuServer", "18.04-LTS", "latest")
-PROBE = HealthProbe("load_balancer")
 SAS = {
     "extensions": (Extension("CustomScript", ("sas",)),),
     "credentials": {"sas": CredentialConfig(expires_at=10**8)},
 }
-
-
-def make(n: int = 10, **kwargs) -> ScaleSet:
-    return ScaleSet(ScaleSetConfig(instances=n, image=UBUNTU, **kwargs))
-
-
-def play(ss: ScaleSet, events: Iterable[Event], until: int | None = None) -> ScaleSet:
-    for event in events:
-        ss.apply(event)
-    if until is not None:
-        ss.advance(until)
-    return ss
-
-
-def batches(run) -> list[tuple[list[int], int, int | None]]:
-    return [(sorted(b.instances), b.start, b.end) for b in run.batches]
 
 
 def summary(run) -> tuple[str, int | None, str | None]:

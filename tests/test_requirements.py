@@ -6,12 +6,9 @@ without one (no health wait, R7)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from model import (
     AppHealth,
     CredentialConfig,
-    Event,
     ExpireCredential,
     Extension,
     HealthProbe,
@@ -34,26 +31,7 @@ from model import (
 from model.catalog import Catalog
 from model.history import history_view
 from model.trace import converter
-
-UBUNTU = ImageReference("Canonical", "UbuntuServer", "18.04-LTS", "latest")
-PROBE = HealthProbe("load_balancer")
-
-
-def make(n: int = 10, **kwargs) -> ScaleSet:
-    """A scale set of ``n`` instances of Ubuntu 18.04 on catalog 1.0.0."""
-    return ScaleSet(ScaleSetConfig(instances=n, image=UBUNTU, **kwargs))
-
-
-def play(ss: ScaleSet, events: Iterable[Event], until: int | None = None) -> ScaleSet:
-    for event in events:
-        ss.apply(event)
-    if until is not None:
-        ss.advance(until)
-    return ss
-
-
-def batches(run) -> list[tuple[list[int], int, int | None]]:
-    return [(sorted(b.instances), b.start, b.end) for b in run.batches]
+from tests.support import PROBE, UBUNTU, batches, make, play
 
 
 # ----------------------------------------------------------------------- R1
