@@ -7,11 +7,15 @@ image on which the application never reports healthy).
 
 from __future__ import annotations
 
+import functools
+
 import attrs
 
 
+@functools.lru_cache(maxsize=4096)
 def version_key(version: str) -> tuple[int, ...]:
-    """R17: versions compare as dotted numbers, part by part."""
+    """R17: versions compare as dotted numbers, part by part (a pure function
+    of the string, remembered: the model compares the same few versions often)."""
     return tuple(int(part) for part in version.split("."))
 
 

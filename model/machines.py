@@ -8,7 +8,10 @@ every add, a linear removal) and binds an ``is_<state>`` and a
 ``may_<trigger>`` function per state and trigger to every model. Here the
 models live in an insertion-ordered dict, and only the trigger methods the
 model actions call are bound, once per class. Triggering, guards on legal transitions
-(``MachineError``) and diagrams are the stock ones.
+(``MachineError``) and diagrams are the stock ones, with one shortcut: a
+machine with no callbacks, conditions or queue (both machines here) moves a
+model along a legal transition by setting its state directly, as the stock
+trigger would, without building the event data that callbacks would see.
 """
 
 from __future__ import annotations
@@ -67,11 +70,48 @@ class FleetMachine(Machine):
         for model in models:
             self.models.append(model)
         self.model_class = model_class
+        #: trigger -> source -> dest, when the machine has nothing but moves
+        self.moves = self._plain_moves()
         if model_class is not None:
             for trigger in self.events:
                 current = getattr(model_class, trigger, None)
-                if current is None or getattr(current, "_fleet_trigger", False):
+                if current is None:  # bound once: a fleet trigger is the same for every machine
                     setattr(model_class, trigger, _class_trigger(trigger))
+
+    def _plain_moves(self) -> dict[str, dict[str, str]] | None:
+        """Each trigger's legal moves, if firing one only changes the state: no
+        callbacks on the machine, its states or transitions, no conditions, no
+        queue, no internal transitions, states stored in ``state``; else None."""
+        callbacks = (
+            self.prepare_event,
+            self.before_state_change,
+            self.after_state_change,
+            self.finalize_event,
+            self.on_exception,
+            self.on_final,
+        )
+        if self.has_queue or self.model_attribute != "state" or any(callbacks):
+            return None
+        for state in self.states.values():
+            if state.on_enter or state.on_exit or state.value != state.name:
+                return None
+        moves: dict[str, dict[str, str]] = {}
+        for name, event in self.events.items():
+            table = moves[name] = {}
+            for source, transitions in event.transitions.items():
+                for t in transitions:
+                    if t.prepare or t.conditions or t.before or t.after or t.dest is None:
+                        return None
+                table[source] = transitions[0].dest
+        return moves
+
+    def add_states(self, *args: Any, **kwargs: Any) -> None:
+        super().add_states(*args, **kwargs)
+        self.moves = None  # built at the end of __init__; added later: stock triggers
+
+    def add_transition(self, *args: Any, **kwargs: Any) -> None:
+        super().add_transition(*args, **kwargs)
+        self.moves = None  # built at the end of __init__; added later: stock triggers
 
     def add_model(self, model: Any, initial: Any = None) -> None:
         for mod in listify(model):
@@ -89,7 +129,13 @@ class FleetMachine(Machine):
 
 def _class_trigger(name: str) -> Callable[..., bool]:
     def trigger(self: Any, *args: Any, **kwargs: Any) -> bool:
-        return self.lifecycle.events[name].trigger(self, *args, **kwargs)
+        machine = self.lifecycle
+        if machine.moves is not None:
+            dest = machine.moves[name].get(self.state)
+            if dest is not None:
+                self.state = dest  # what the stock trigger does when there is nothing else
+                return True
+        return machine.events[name].trigger(self, *args, **kwargs)
 
     trigger.__name__ = trigger.__qualname__ = name
     trigger.__doc__ = f"Fire the lifecycle trigger {name!r} on this object."

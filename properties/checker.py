@@ -57,6 +57,7 @@ class Checker:
         self._touched_instances: set[int] = set()
         self._touched_runs: dict[int, Any] = {}
         self._history_due = False
+        self._handlers: dict[str, Any] = {}  # fact -> its bound _on_ method
         #: L1 and the deadlines of L2 (properties/liveness.py)
         self.liveness = Liveness(ss, self._report)
         ss.watch = self.observe
@@ -71,7 +72,9 @@ class Checker:
             self.violations.append(Violation(invariant, self.ss.now, message))
 
     def observe(self, fact: str, args: tuple[Any, ...]) -> None:
-        handler = getattr(self, "_on_" + fact)
+        handler = self._handlers.get(fact)
+        if handler is None:
+            handler = self._handlers[fact] = getattr(self, "_on_" + fact)
         handler(*args)
 
     # ------------------------------------------------------------------ facts
@@ -174,28 +177,33 @@ class Checker:
         """Every invariant over what this step changed."""
         self.steps += 1
         ss = self.ss
-        for i in self._touched_instances:
-            inst = ss.instances.get(i)
-            shadow = self._instances.get(i)
-            if inst is None or shadow is None:
-                continue
-            self._report("I5", inv.data_disks_kept(inst, shadow.data_disks))
-            now = (inst.os_disk, inst.image_version)
-            if now != shadow.disk:
-                self._report("I4", inv.version_never_decreases(inst, shadow.disk, shadow.prior))
-                shadow.prior, shadow.disk = shadow.disk, now
-        self._touched_instances.clear()
-        for run in self._touched_runs.values():
-            self._report("I9", inv.progress_accounted(run, self._runs[run.number].counts))
-        self._touched_runs.clear()
+        report = self._report
+        touched = self._touched_instances
+        if touched:
+            instances, shadows = ss.instances, self._instances
+            for i in touched:
+                inst = instances.get(i)
+                shadow = shadows.get(i)
+                if inst is None or shadow is None:
+                    continue
+                report("I5", inv.data_disks_kept(inst, shadow.data_disks))
+                now = (inst.os_disk, inst.image_version)
+                if now != shadow.disk:
+                    report("I4", inv.version_never_decreases(inst, shadow.disk, shadow.prior))
+                    shadow.prior, shadow.disk = shadow.disk, now
+            touched.clear()
+        if self._touched_runs:
+            for run in self._touched_runs.values():
+                report("I9", inv.progress_accounted(run, self._runs[run.number].counts))
+            self._touched_runs.clear()
         if self._history_due:
-            self._report("I10", inv.one_active_run(ss))
-            self._report("I10", inv.history_bounded(ss))
+            report("I10", inv.one_active_run(ss))
+            report("I10", inv.history_bounded(ss))
             self._history_due = False
         run = ss.active_run
         if run is not None:
             shadow = self._runs[run.number]
-            self._report("I4", inv.target_unchanged(run, shadow.target))
+            report("I4", inv.target_unchanged(run, shadow.target))
             shadow.target = run.target  # a change is reported once
         self.liveness.deadlines()
 

@@ -3,24 +3,35 @@
 Hypothesis generates whole histories: an initial scale set (1 to 40
 instances, with or without a probe of either kind, Service Fabric with 1 to 5
 update domains and each durability tier, policies across their ranges, small
-timings, expired and valid credentials), then a sequence of rules. Each rule
-is an event of SPEC section 7 (built as the model's event type and given to
-``ScaleSet.apply`` at the current time) or a time advance that lands where
-bugs hide: on the next internal step or just before it, inside a batch, on a
-health deadline, on a credential's expiry. So the events applied, with the
-initial configuration and the time reached, are a trace that replays the
-same history (properties/counterexample.py).
+timings, expired and valid credentials), then a sequence of steps. Each step
+is one action: an event of SPEC section 7 (built as the model's event type
+and given to ``ScaleSet.apply`` at the current time), a time advance that
+lands where bugs hide (on the next internal step or just before it, inside
+a batch, on a health deadline, on a credential's expiry), or a whole run.
+So the events applied, with the initial configuration and the time reached,
+are a trace that replays the same history (properties/counterexample.py).
 
 The ``Checker`` (properties/checker.py) attached to the scale set evaluates
 I1-I12, L2 and L1 (properties/liveness.py) after every internal step and
 event, and the machine stops at the first violation, in the middle of the
 step, with an exception named after the property (so Hypothesis shrinks
 each property's failures separately); the ``@invariant`` checks the L1/L2
-deadlines at the time a rule leaves the clock at. L1 also has a rule of its
-own that makes the environment quiet (end outages, answer healthy,
+deadlines at the time a step leaves the clock at. L1 also has an action of
+its own that makes the environment quiet (end outages, answer healthy,
 regenerate and deploy credentials, opt in), starts a run and lets the time
-of its bound pass. Compound rules (a whole run; a run disturbed in the
+of its bound pass. Compound actions (a whole run; a run disturbed in the
 middle of a batch) make the deep states of the scenario list likely.
+
+Throughput (issue 4: the machine at half the Hypothesis engine's own steps
+per second or more, ``vmss-spec bench``): Hypothesis pays for every rule it
+chooses among, every precondition, every choice and every ``st.data()``
+draw, each costing about what the model pays for a whole step. So the
+machine has one rule, :meth:`UpgradeMachine.step`, that makes one choice
+per step (the action, and the integer its own choices are read from), no
+preconditions (an action that cannot apply does the nearest thing that
+can), the initial scale set drawn in thirteen choices (and the actions an
+example leaves out, swarm testing, in two) as the machine is built, and no
+per-step ``note()`` except in the final example.
 
 The machine records the scenarios it reached with ``event()`` and counts
 them in :data:`CAMPAIGN`, which ``vmss-spec verify`` (properties/verify.py)
@@ -28,11 +39,13 @@ reports. (``target()`` was tried, on the scenarios reached, the number of
 runs and the longest run: hill-climbing concentrated the examples and
 reached the rarer scenarios less often, so it is not used.) When a property
 fails, the final (shrunk) example is written as a trace file, ``note()``
-having shown the state after each of its steps.
+having shown the initial scale set, and after each step the action, the
+events it applied and the state it left.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections import Counter
@@ -48,9 +61,7 @@ from hypothesis.control import current_build_context
 from hypothesis.errors import HypothesisException
 from hypothesis.stateful import (
     RuleBasedStateMachine,
-    initialize,
     invariant,
-    precondition,
     rule,
 )
 
@@ -203,105 +214,144 @@ def campaign(
 
 
 # ---------------------------------------------------------------- strategies
+# Hypothesis pays per choice (more than the model pays for a step), so each
+# draw here is one integer read as mixed-radix digits, lowest first: each
+# digit is near uniform and shrinks towards 0, the simplest value of its field.
 _SKUS = sorted(SUPPORTED_SKUS)
+_RANGES: dict[int, st.SearchStrategy[int]] = {}
 
 
-def _rare(one_in: int) -> st.SearchStrategy[bool]:
-    """True about once in ``one_in`` draws (shrinks to False)."""
-    return st.integers(0, one_in - 1).map(lambda k: k == one_in - 1)
+def _split(n: int, *bases: int) -> list[int]:
+    """``n`` as digits in ``bases``, lowest first (the last one takes the rest)."""
+    digits = []
+    for base in bases[:-1]:
+        n, digit = divmod(n, base)
+        digits.append(digit)
+    digits.append(n % bases[-1])
+    return digits
 
 
-@st.composite
-def images(draw: st.DrawFn) -> ImageReference:
+def _digits(draw: st.DrawFn, *bases: int) -> list[int]:
+    """One choice, read as digits in ``bases`` (lowest first)."""
+    size = math.prod(bases)
+    strategy = _RANGES.get(size)
+    if strategy is None:
+        strategy = _RANGES[size] = st.integers(0, size - 1)
+    return _split(draw(strategy), *bases)
+
+
+def _image(draw: st.DrawFn) -> ImageReference:
     """A supported platform image with version latest; now and then one that a
     V1-V3 check refuses (R9)."""
-    publisher, offer, sku = draw(st.sampled_from(_SKUS))
-    flaw = draw(st.integers(0, 24))
+    sku, flaw = _digits(draw, len(_SKUS), 25)
+    publisher, offer, sku_name = _SKUS[sku]
     if flaw == 22:
-        return ImageReference("Contoso", offer, sku, "latest")  # V1
+        return ImageReference("Contoso", offer, sku_name, "latest")  # V1
     if flaw == 23:
-        return ImageReference(publisher, offer, sku, "1.0.0")  # V2
+        return ImageReference(publisher, offer, sku_name, "1.0.0")  # V2
     if flaw == 24:
         return ImageReference(id="/subscriptions/s/images/custom")  # V3
-    return ImageReference(publisher, offer, sku, "latest")
+    return ImageReference(publisher, offer, sku_name, "latest")
 
 
-@st.composite
-def probes(draw: st.DrawFn) -> HealthProbe | None:
-    """None, a load balancer probe (Standard or Basic) or the application health
-    extension; the interval sometimes at or above V7's 120 seconds."""
-    kind = draw(st.sampled_from([None, "load_balancer", "application_health", "load_balancer"]))
-    if kind is None:
+_PROBE_KINDS = (None, "load_balancer", "application_health", "load_balancer")
+
+
+def _probe(draw: st.DrawFn) -> HealthProbe | None:
+    """None, a load balancer probe (Standard, or Basic one time in four) or the
+    application health extension; the interval sometimes at or above V7's 120 s."""
+    kind, interval, basic = _digits(draw, 4, 3, 4)
+    if _PROBE_KINDS[kind] is None:
         return None
-    interval = draw(st.sampled_from([5, 15, 120]))
-    lb_sku = "Basic" if kind == "load_balancer" and draw(_rare(4)) else "Standard"
-    return HealthProbe(kind, lb_sku, interval)
+    lb_sku = "Basic" if _PROBE_KINDS[kind] == "load_balancer" and basic == 3 else "Standard"
+    return HealthProbe(_PROBE_KINDS[kind], lb_sku, (5, 15, 120)[interval])
 
 
-@st.composite
-def policies(draw: st.DrawFn) -> Policy:
+def _percent(choice: int) -> int:
+    """``choice`` in range(192): half the time one of the seed's values, else
+    any from 5 to 100 (V10)."""
+    return (20, 50, 100, 5, 10, 33)[choice // 2 % 6] if choice % 2 == 0 else 5 + choice // 2
+
+
+def _policy(draw: st.DrawFn) -> Policy:
     """Section 4: every option across its V10 range, the seed's values often."""
-    percents = st.one_of(st.sampled_from([20, 50, 100, 5, 10, 33]), st.integers(5, 100))
     upgraded = None
-    if draw(st.booleans()):
-        upgraded = draw(st.one_of(st.sampled_from([0, 10, 50, 100]), st.integers(0, 100)))
-    pause = draw(st.sampled_from([0, 0, 3, 10]))
+    (choice,) = _digits(draw, 404)
+    if choice % 2:  # half the time: 0, 10, 50 or 100 half of that, else 0 to 100
+        choice //= 2
+        upgraded = (0, 10, 50, 100)[choice // 2 % 4] if choice % 2 == 0 else choice // 2
+    pause, prioritize, rollback = _digits(draw, 4, 2, 2)
+    (batch,) = _digits(draw, 192)
+    (unhealthy,) = _digits(draw, 192)
     return Policy(
-        max_batch_instance_percent=draw(percents),
-        max_unhealthy_instance_percent=draw(percents),
+        max_batch_instance_percent=_percent(batch),
+        max_unhealthy_instance_percent=_percent(unhealthy),
         max_unhealthy_upgraded_instance_percent=upgraded,
-        pause_time_between_batches=f"PT{pause}S",
-        prioritize_unhealthy_instances=draw(st.booleans()),
-        automatic_rollback=draw(st.booleans()),
+        pause_time_between_batches=f"PT{(0, 0, 3, 10)[pause]}S",
+        prioritize_unhealthy_instances=bool(prioritize),
+        automatic_rollback=bool(rollback),
     )
 
 
-@st.composite
-def timings(draw: st.DrawFn) -> Timings:
+def _timings(draw: st.DrawFn) -> Timings:
     """Small durations (seconds): the order of events matters, not their size;
     the health wait is sometimes shorter than the application's start."""
+    os_disk, extension = _digits(draw, 10, 11)
+    app_start, health_wait = _digits(draw, 11, 21)
     return Timings(
-        os_disk_seconds=draw(st.integers(1, 10)),
-        extension_seconds=draw(st.integers(0, 10)),
-        app_start_seconds=draw(st.integers(0, 10)),
-        health_wait_seconds=draw(st.integers(0, 20)),
+        os_disk_seconds=1 + os_disk,
+        extension_seconds=extension,
+        app_start_seconds=app_start,
+        health_wait_seconds=health_wait,
     )
+
+
+_CREDENTIAL_SETS = ((), ("sas",), ("sas", "cert"))
+#: valid for long, already expired, expiring soon or a little later (R14)
+_EXPIRIES = (10**8, 0, 30, 200)
 
 
 @st.composite
 def scale_sets(draw: st.DrawFn) -> ScaleSetConfig:
-    """An initial scale set (SPEC section 7 ``scale_set``) that V9 and V10 accept."""
-    instances = draw(st.one_of(st.integers(1, 10), st.integers(1, 40)))
-    probe = draw(probes())
+    """An initial scale set (SPEC section 7 ``scale_set``) that V9 and V10 accept:
+    1 to 40 instances (1 to 10 half the time), with or without a probe, Service
+    Fabric one time in four, credentials valid, expiring or expired."""
+    (count,) = _digits(draw, 80)
+    instances = 1 + count % 10 if count < 40 else count - 39
+    probe = _probe(draw)
+    fabric, durability, domains = _digits(draw, 4, 3, 5)
     sf = None
-    if draw(_rare(4)):
-        sf = ServiceFabric(
-            durability=draw(st.sampled_from(["Silver", "Gold", "Bronze"])),
-            update_domains=draw(st.integers(1, 5)),
-        )
-    # Credentials: valid for long, expiring soon, or already expired (R14).
-    credentials: dict[str, CredentialConfig] = {}
-    extensions: list[Extension] = []
-    for name in draw(st.sampled_from([(), ("sas",), ("sas", "cert")])):
-        expiry = draw(st.sampled_from([10**8, 0, 30, 200]))
-        credentials[name] = CredentialConfig(expires_at=expiry)
-    if credentials or draw(st.booleans()):
-        extensions.append(Extension("CustomScript", tuple(sorted(credentials))))
+    if fabric == 3:
+        sf = ServiceFabric(("Silver", "Gold", "Bronze")[durability], update_domains=1 + domains)
+    names, first, second, bare = _digits(draw, 3, 4, 4, 2)
+    credentials = {
+        name: CredentialConfig(expires_at=_EXPIRIES[expiry])
+        for name, expiry in zip(_CREDENTIAL_SETS[names], (first, second), strict=False)
+    }
+    extensions = ()
+    if credentials or bare:
+        extensions = (Extension("CustomScript", tuple(sorted(credentials))),)
+    image = _image(draw)
+    catalog, manual_only, data_disks = _digits(draw, 2, 6, 3)
+    encrypted, multiple_groups = _digits(draw, 25, 10)
     return ScaleSetConfig(
         instances=instances,
-        image=draw(images()),
-        catalog=draw(st.sampled_from([("1.0.0",), ("0.9.0", "1.0.0")])),
-        automatic_os_upgrade=not draw(_rare(6)),
+        image=image,
+        catalog=(("1.0.0",), ("0.9.0", "1.0.0"))[catalog],
+        automatic_os_upgrade=manual_only != 5,
         health_probe=probe,
-        extensions=tuple(extensions),
+        extensions=extensions,
         credentials=credentials,
-        data_disks_per_instance=draw(st.integers(0, 2)),
-        disk_encryption=draw(_rare(25)),
-        single_placement_group=not draw(_rare(10)),
+        data_disks_per_instance=data_disks,
+        disk_encryption=encrypted == 24,
+        single_placement_group=multiple_groups != 9,
         service_fabric=sf,
-        policy=draw(policies()),
-        timings=draw(timings()),
+        policy=_policy(draw),
+        timings=_timings(draw),
     )
+
+
+_SCALE_SETS = scale_sets()
 
 
 # ---------------------------------------------------------------- the machine
@@ -334,10 +384,11 @@ class CountingChecker(Checker):
 
     def _report(self, invariant: str, problems: list[str]) -> None:
         self._counts[invariant] += 1
-        before = len(self.violations)
-        super()._report(invariant, problems)
-        if problems and self._on_violation is not None:
-            self._on_violation(self.violations[before])
+        if problems:
+            before = len(self.violations)
+            super()._report(invariant, problems)
+            if self._on_violation is not None:
+                self._on_violation(self.violations[before])
 
 
 #: what goes wrong in the middle of a batch (UpgradeMachine.disturbed_run)
@@ -346,15 +397,61 @@ _FAR = 10**8  # a credential that outlives any example
 _SETTLE = 10**7  # how far settling may look ahead
 
 
+#: what a step of the machine can do (its methods of these names): the events of
+#: section 7, time advances that land where bugs hide, and whole runs
+ACTIONS: tuple[str, ...] = (
+    "publish_image",
+    "outage_start",
+    "outage_end",
+    "app_health",
+    "expire_credential",
+    "regenerate_credential",
+    "update_model",
+    "scale_out",
+    "scale_in",
+    "set_automatic_upgrade",
+    "start_upgrade",
+    "cancel_upgrade",
+    "advance",
+    "advance_days",
+    "advance_to_next_step",
+    "advance_into_batch",
+    "advance_to_health_deadline",
+    "advance_to_expiry",
+    "settle",
+    "run_to_end",
+    "disturbed_run",
+    "quiet_then_complete",
+)
+#: the draw: every action twice, but L1's quiet run (the costliest) once
+_DRAWN: tuple[str, ...] = tuple(
+    a for a in ACTIONS for _ in range(1 if a == "quiet_then_complete" else 2)
+)
+#: swarm testing: an example leaves out the actions whose bit is set (two choices)
+_LEFT_OUT = st.integers(0, 2**11 - 1)
+
+
 class UpgradeMachine(RuleBasedStateMachine):
     """Whole histories of the environment against the model, every invariant
-    checked after every step (SPEC section 6)."""
+    checked after every step (SPEC section 6).
+
+    The initial scale set is drawn as the machine is built. Then one
+    Hypothesis rule, :meth:`step`, makes one choice per step: which action
+    happens (one of :data:`ACTIONS`, each a method with an imperative name)
+    and an integer ``n`` from which the action takes its own choices (ids,
+    counts, offsets, flags) as mixed-radix digits, each shrinking towards its
+    simplest value as ``n`` shrinks towards 0. An action that cannot apply in
+    the current state (no credential, no batch in flight) does the nearest
+    thing that can: time runs to the next internal step. Each action is drawn
+    equally often, except L1's quiet run, which costs as much as dozens of
+    other steps and is drawn half as often; and each example leaves some
+    actions out (swarm testing), so that the ones it keeps happen more often.
+    (Hypothesis pays per rule, per precondition and per choice: a rule per
+    event, with preconditions and ``st.data()`` draws, cost several times the
+    model's own work per step.)"""
 
     def __init__(self) -> None:
         super().__init__()
-        self.ss: ScaleSet | None = None
-        self.config: ScaleSetConfig | None = None
-        self.checker: CountingChecker | None = None
         self.events: list[Event] = []
         self.reached: set[str] = set()
         self.failure: Violation | None = None
@@ -362,7 +459,27 @@ class UpgradeMachine(RuleBasedStateMachine):
         self._deploys_seen = 0
         self._failed_before: dict[int, set[int]] = {}
         self._minor = 0
+        self._noted = 0
+        self._step: tuple[str, int] | None = None
         CAMPAIGN.examples += 1
+        # The initial scale set: the example's first choices, drawn as the machine
+        # is built (with an @initialize rule, Hypothesis' own cost of every step
+        # grew by about a sixth); the final example notes it.
+        context = current_build_context()
+        #: the final (shrunk) example notes each step's events and the state after it
+        self._final = context.is_final
+        self.config: ScaleSetConfig = context.data.draw(_SCALE_SETS)
+        # Swarm testing: each example leaves out some actions, so that the ones
+        # it keeps happen more often (shrinks to leaving out none).
+        left_out = context.data.draw(_LEFT_OUT) | context.data.draw(_LEFT_OUT) << 11
+        kept = {a for i, a in enumerate(ACTIONS) if not left_out >> i & 1}
+        self._actions = tuple(a for a in _DRAWN if a in kept) or _DRAWN
+        if self._final:
+            note(f"initial scale set: {self.config!r}")
+        self.ss = ScaleSet(self.config, log=False)
+        self.checker = CountingChecker(self.ss, CAMPAIGN.evaluations, self._violated)
+        if self.ss.rejected:
+            self._reach("refused event")  # D16: a V error at time 0
 
     # ------------------------------------------------------------ plumbing
     @property
@@ -390,70 +507,69 @@ class UpgradeMachine(RuleBasedStateMachine):
         """Let every queued internal step happen (runs, deploys, creations end)."""
         self.ss.settle(self.now + _SETTLE)
 
-    def _ids(self, data: st.DataObject, pool: list[int] | None = None) -> tuple[int, ...]:
-        """Some instance ids: a few, a contiguous range (many at once, R8), or
-        now and then one that does not exist (refused)."""
+    def _ids(self, n: int, pool: list[int] | None = None) -> tuple[int, ...]:
+        """Some instance ids: a few anywhere (up to four), a contiguous range
+        (many at once, R8), or now and then one that does not exist (refused)."""
         ids = sorted(self.ss.instances) if pool is None else pool
-        mode = data.draw(st.integers(0, 9), label="mode")
+        mode, n = n % 10, n // 10
         if not ids or mode == 9:
             return (self.ss.next_id,)
+        size = len(ids)
         if mode >= 6:
-            count = data.draw(st.integers(1, len(ids)), label="count")
-            first = data.draw(st.integers(0, len(ids) - count), label="first")
+            count = 1 + n % size
+            first = n // size % (size - count + 1)
             return tuple(ids[first : first + count])
-        return tuple(data.draw(st.lists(st.sampled_from(ids), min_size=1, max_size=4, unique=True)))
-
-    # ------------------------------------------------------------ the scale set
-    @initialize(config=scale_sets())
-    def create(self, config: ScaleSetConfig) -> None:
-        self.config = config
-        self.ss = ScaleSet(config, log=False)
-        self.checker = CountingChecker(self.ss, CAMPAIGN.evaluations, self._violated)
-        if self.ss.rejected:
-            self._reach("refused event")  # D16: a V error at time 0
+        want, n = 1 + n % 4, n // 4
+        left = list(ids)
+        chosen = []
+        while left and len(chosen) < want:
+            k, n = n % len(left), n // len(left)
+            chosen.append(left.pop(k))
+        return tuple(chosen)
 
     # ------------------------------------------------------------ events (section 7)
-    @rule(broken=_rare(5), stale=_rare(10))
-    def publish_image(self, broken: bool, stale: bool) -> None:
-        """R2, D14: a newer version (sometimes broken); now and then one that is not newer."""
+    def publish_image(self, n: int) -> None:
+        """R2, D14: a newer version (one in five broken); one in ten is not newer."""
+        broken, stale = n % 5 == 4, n // 5 % 10 == 9
         version = self.ss.catalog.latest if stale else self._new_version()
         during = self.ss.active_run is not None
         if self._apply(PublishImage(self.now, version, app_healthy=not broken)) is None and during:
             self._reach("publication during a run")
 
-    @rule(data=st.data(), planned=st.booleans())
-    def outage_start(self, data: st.DataObject, planned: bool) -> None:
-        """R8, D10: maintenance takes instances down."""
-        kind = "planned" if planned else "unplanned"
-        self._apply(OutageStart(self.now, self._ids(data), kind))
+    def outage_start(self, n: int) -> None:
+        """R8, D10: maintenance (planned or not) takes instances down."""
+        kind = "planned" if n % 2 else "unplanned"
+        self._apply(OutageStart(self.now, self._ids(n // 2), kind))
 
-    @rule(data=st.data())
-    def outage_end(self, data: st.DataObject) -> None:
+    def outage_end(self, n: int) -> None:
         """R8, D10: instances come back (mostly ones that are down)."""
         down = [i for i, inst in self.ss.instances.items() if inst.power_state == STOPPED]
-        self._apply(OutageEnd(self.now, self._ids(data, down or None)))
+        self._apply(OutageEnd(self.now, self._ids(n, down or None)))
 
-    @rule(data=st.data(), healthy=st.booleans())
-    def app_health(self, data: st.DataObject, healthy: bool) -> None:
+    def app_health(self, n: int) -> None:
         """R6: the application's probe answer on some instances."""
-        self._apply(AppHealth(self.now, self._ids(data), healthy))
+        self._apply(AppHealth(self.now, self._ids(n // 2), bool(n % 2)))
 
-    @precondition(lambda self: bool(self.config.credentials))
-    @rule(data=st.data())
-    def expire_credential(self, data: st.DataObject) -> None:
-        """R14, D15: a credential expires now."""
-        name = data.draw(st.sampled_from(sorted(self.config.credentials)))
-        self._apply(ExpireCredential(self.now, name))
+    def expire_credential(self, n: int) -> None:
+        """R14, D15: a credential expires now (without credentials, time passes)."""
+        names = sorted(self.config.credentials)
+        if not names:
+            self.advance_to_next_step(n)
+            return
+        self._apply(ExpireCredential(self.now, names[n % len(names)]))
 
-    @precondition(lambda self: bool(self.config.credentials))
-    @rule(data=st.data(), lifetime=st.sampled_from([_FAR, 1, 20, 100]))
-    def regenerate_credential(self, data: st.DataObject, lifetime: int) -> None:
-        """R15, D15: a new token (the model keeps the old one until a deploy)."""
-        name = data.draw(st.sampled_from(sorted(self.config.credentials)))
+    def regenerate_credential(self, n: int) -> None:
+        """R15, D15: a new token, for long or a short while (the model keeps the
+        old one until a deploy; without credentials, time passes)."""
+        names = sorted(self.config.credentials)
+        if not names:
+            self.advance_to_next_step(n)
+            return
+        name, n = names[n % len(names)], n // len(names)
+        lifetime = (_FAR, 1, 20, 100)[n % 4]
         self._apply(RegenerateCredential(self.now, name, self.now + lifetime))
 
-    @rule()
-    def update_model(self) -> None:
+    def update_model(self, n: int = 0) -> None:
         """R15, D8: deploy the model with the newest tokens."""
         failed = {
             i
@@ -463,86 +579,67 @@ class UpgradeMachine(RuleBasedStateMachine):
         if self._apply(UpdateModel(self.now)) is None and failed:
             self._failed_before[len(self.ss.deploys) - 1] = failed
 
-    @rule(count=st.integers(1, 3))
-    def scale_out(self, count: int) -> None:
-        """R18, D9: new instances from the latest version."""
-        self._apply(ScaleOut(self.now, count))
+    def scale_out(self, n: int) -> None:
+        """R18, D9: one to three new instances from the latest version."""
+        self._apply(ScaleOut(self.now, 1 + n % 3))
 
-    @rule(count=st.integers(1, 3))
-    def scale_in(self, count: int) -> None:
-        """D9: remove the highest ids outside the batch in flight."""
-        self._apply(ScaleIn(self.now, count))
+    def scale_in(self, n: int) -> None:
+        """D9: remove the one to three highest ids outside the batch in flight."""
+        self._apply(ScaleIn(self.now, 1 + n % 3))
 
-    @rule(enabled=st.booleans())
-    def set_automatic_upgrade(self, enabled: bool) -> None:
-        """R1, D7: opt in or out."""
-        self._apply(SetAutomaticUpgrade(self.now, enabled))
+    def set_automatic_upgrade(self, n: int) -> None:
+        """R1, D7: opt out or in."""
+        self._apply(SetAutomaticUpgrade(self.now, bool(n % 2)))
 
-    @rule()
-    def start_upgrade(self) -> None:
+    def start_upgrade(self, n: int) -> None:
         """R12: a manual start."""
         self._apply(StartUpgrade(self.now))
 
-    @rule()
-    def cancel_upgrade(self) -> None:
+    def cancel_upgrade(self, n: int) -> None:
         """D7: a user cancel."""
         self._apply(CancelUpgrade(self.now))
 
     # ------------------------------------------------------------ time
-    @rule(seconds=st.integers(0, 60))
-    def advance(self, seconds: int) -> None:
-        """Time passes."""
-        self.ss.advance(self.now + seconds)
+    def advance(self, n: int) -> None:
+        """Up to a minute passes."""
+        self.ss.advance(self.now + n % 61)
 
-    @rule(days=st.integers(1, 70))
-    def advance_days(self, days: int) -> None:
-        """Days pass (R16: the history's 60-day window)."""
-        self.ss.advance(self.now + days * 86400)
+    def advance_days(self, n: int) -> None:
+        """One to seventy days pass (R16: the history's 60-day window)."""
+        self.ss.advance(self.now + (1 + n % 70) * 86400)
 
-    @precondition(lambda self: self.ss is not None and self.ss.clock.next_time() is not None)
-    @rule(just_before=st.booleans())
-    def advance_to_next_step(self, just_before: bool) -> None:
+    def advance_to_next_step(self, n: int) -> None:
         """D12: land on the next internal step (an event then comes after it), or
-        one second before it."""
-        when = self.ss.clock.next_time() - (1 if just_before else 0)
-        self.ss.advance(max(self.now, when))
+        one second before it; with none queued, up to a minute passes."""
+        when = self.ss.clock.next_time()
+        if when is None:
+            self.advance(n // 2)
+            return
+        self.ss.advance(max(self.now, when - n % 2))
 
-    @precondition(
-        lambda self: (
-            self.ss is not None
-            and self.ss.active_run is not None
-            and self.ss.active_run.batch_in_flight is not None
-        )
-    )
-    @rule(data=st.data())
-    def advance_into_batch(self, data: st.DataObject) -> None:
-        """R8: land in the middle of the batch in flight."""
-        batch = self.ss.active_run.batch_in_flight
+    def advance_into_batch(self, n: int) -> None:
+        """R8: land in the middle of the batch in flight: before its OS disk and
+        extensions are done, or anywhere within its bound."""
+        run = self.ss.active_run
+        batch = run.batch_in_flight if run is not None else None
+        if batch is None:
+            self.advance_to_next_step(n)
+            return
         t = self.ss.timings
-        offset = data.draw(
-            st.one_of(
-                st.integers(0, t.os_disk_seconds + t.extension_seconds),  # before it is done
-                st.integers(0, batch_bound(self.ss)),
-            ),
-            label="offset",
-        )
-        self.ss.advance(max(self.now, batch.start + offset))
+        span = t.os_disk_seconds + t.extension_seconds if n % 2 == 0 else batch_bound(self.ss)
+        self.ss.advance(max(self.now, batch.start + n // 2 % (span + 1)))
 
-    @precondition(
-        lambda self: (
-            self.ss is not None
-            and any(inst.state == "awaiting_health" for inst in self.ss.instances.values())
-        )
-    )
-    @rule(data=st.data(), offset=st.sampled_from([0, -1, 1]))
-    def advance_to_health_deadline(self, data: st.DataObject, offset: int) -> None:
+    def advance_to_health_deadline(self, n: int) -> None:
         """R6: land on an awaited instance's health deadline (or a second either side)."""
-        waiting = sorted(
-            i for i, inst in self.ss.instances.items() if inst.state == "awaiting_health"
-        )
-        inst = self.ss.instances[data.draw(st.sampled_from(waiting))]
-        deadline = inst.last_provisioned_at + self.ss.timings.health_wait_seconds
-        self.ss.advance(max(self.now, deadline + offset))
+        ss = self.ss
+        waiting = sorted(i for i, inst in ss.instances.items() if inst.state == "awaiting_health")
+        if not waiting:
+            self.advance_to_next_step(n)
+            return
+        inst = ss.instances[waiting[n % len(waiting)]]
+        offset = (0, -1, 1)[n // len(waiting) % 3]
+        deadline = inst.last_provisioned_at + ss.timings.health_wait_seconds
+        ss.advance(max(self.now, deadline + offset))
 
     def _expiries(self) -> list[int]:
         ss = self.ss
@@ -552,50 +649,39 @@ class UpgradeMachine(RuleBasedStateMachine):
             if tokens[ss.model_tokens[name]] > ss.now
         )
 
-    @precondition(lambda self: self.ss is not None and bool(self._expiries()))
-    @rule(offset=st.sampled_from([0, -1]))
-    def advance_to_expiry(self, offset: int) -> None:
+    def advance_to_expiry(self, n: int) -> None:
         """R14: land on a credential's expiry (provisioning then fails) or just before."""
-        self.ss.advance(max(self.now, self._expiries()[0] + offset))
+        expiries = self._expiries()
+        if not expiries:
+            self.advance_to_next_step(n)
+            return
+        self.ss.advance(max(self.now, expiries[0] - n % 2))
 
-    @rule()
-    def settle(self) -> None:
+    def settle(self, n: int = 0) -> None:
         """Everything queued happens: runs, deploys and creations end."""
         self._settle()
 
     # ------------------------------------------------------------ whole runs
-    @rule(publish=st.booleans())
-    def run_to_end(self, publish: bool) -> None:
+    def run_to_end(self, n: int) -> None:
         """A whole run: a publication or a manual start, then everything settles."""
-        if publish:
+        if n % 2:
             self._apply(PublishImage(self.now, self._new_version()))
         else:
             self._apply(StartUpgrade(self.now))
         self._settle()
 
-    @rule(
-        data=st.data(),
-        manual=st.booleans(),
-        broken=_rare(3),
-        heal=st.integers(0, 3).map(lambda k: k < 3),
-        disturbance=st.sampled_from(DISTURBANCES),
-        finish=st.integers(0, 3).map(lambda k: k < 3),
-    )
-    def disturbed_run(
-        self,
-        data: st.DataObject,
-        manual: bool,
-        broken: bool,
-        heal: bool,
-        disturbance: str,
-        finish: bool,
-    ) -> None:
+    def disturbed_run(self, n: int) -> None:
         """A run meets trouble in the middle of a batch: a run starts (after
         earlier outages and unhealthy answers end, mostly; by a publication,
         sometimes of a broken image, an opt-in or a manual start), time goes
         into its batch in flight, something happens there (R8 maintenance, a
         probe answer, a credential expiring, an opt-out, a cancel, a
         publication), and then (mostly) everything settles."""
+        manual, n = n % 2 == 1, n // 2
+        broken, n = n % 3 == 2, n // 3
+        heal, n = n % 4 < 3, n // 4
+        disturbance, n = DISTURBANCES[n % len(DISTURBANCES)], n // len(DISTURBANCES)
+        finish, n = n % 4 < 3, n // 4
         ss = self.ss
         if ss.active_run is None:
             if heal:
@@ -607,15 +693,14 @@ class UpgradeMachine(RuleBasedStateMachine):
                     self._apply(StartUpgrade(self.now))
                 elif not ss.auto_enabled:
                     self._apply(SetAutomaticUpgrade(self.now, True))  # D4: may start a run
-        run = self.ss.active_run
+        run = ss.active_run
         if run is not None and run.batch_in_flight is not None:
-            self.advance_into_batch(data)
-        ids = tuple(sorted(self.ss.instances))
+            self.advance_into_batch(n % 256)
+        ids = tuple(sorted(ss.instances))
+        count = 1 + n // 256 % len(ids) if ids else 0
         if disturbance == "outage" and ids:
-            count = data.draw(st.integers(1, len(ids)), label="count")
             self._apply(OutageStart(self.now, ids[-count:]))
         elif disturbance == "unhealthy" and ids:
-            count = data.draw(st.integers(1, len(ids)), label="count")
             self._apply(AppHealth(self.now, ids[:count], False))
         elif disturbance == "expire" and self.config.credentials:
             self._apply(ExpireCredential(self.now, sorted(self.config.credentials)[0]))
@@ -624,7 +709,7 @@ class UpgradeMachine(RuleBasedStateMachine):
         elif disturbance == "cancel":
             self._apply(CancelUpgrade(self.now))
         elif disturbance == "publish":
-            self.publish_image(broken=False, stale=False)
+            self.publish_image(0)
         if finish:
             self._settle()
 
@@ -638,14 +723,16 @@ class UpgradeMachine(RuleBasedStateMachine):
         if sick:
             self._apply(AppHealth(self.now, sick, True))
 
-    @precondition(lambda self: self.ss is not None and not self.ss.v_errors)
-    @rule()
-    def quiet_then_complete(self) -> None:
+    def quiet_then_complete(self, n: int) -> None:
         """L1: the environment goes quiet (any run ended, outages over, credentials
         regenerated and deployed, every application answering healthy, a healthy
         latest image, opted in); a run starts and must end Completed with every
-        in-scope instance on its target within its bound."""
+        in-scope instance on its target within its bound. (With a V error no
+        run can start: everything queued happens instead.)"""
         ss = self.ss
+        if ss.v_errors:
+            self._settle()
+            return
         if ss.active_run is not None:
             self._apply(CancelUpgrade(self.now))
         self._apply(SetAutomaticUpgrade(self.now, False))  # no new run while preparing
@@ -680,6 +767,17 @@ class UpgradeMachine(RuleBasedStateMachine):
             f"L1: run {run.number} started quiet, is {run.code} at {self.now}"
         )
         self._reach("quiet run completed (L1)")
+
+    # ------------------------------------------------------------ the one rule
+    @rule(move=st.sampled_from(range(len(_DRAWN) << 24)))
+    def step(self, move: int) -> None:
+        """One step of the history: the action of :data:`ACTIONS` that the lowest
+        digit of ``move`` names (a method of this class), given the rest, ``n``.
+        (In the final, shrunk, example a note names the action and its events.)"""
+        actions = self._actions
+        action, n = actions[move % len(actions)], move // len(actions)
+        self._step = (action, n)
+        getattr(self, action)(n)
 
     # ------------------------------------------------------------ the properties
     def _observe(self) -> None:
@@ -740,10 +838,21 @@ class UpgradeMachine(RuleBasedStateMachine):
         internal step and event; here the L1/L2 deadlines at the current time)."""
         CAMPAIGN.steps += 1
         self._observe()
-        if current_build_context().is_final:
-            note(self._describe())
+        if self._final:
+            self._note_step()
+            note(f"  {self._describe()}")
         self.checker.finish()
         assert not self.checker.violations, self.checker.violations[0]
+
+    def _note_step(self) -> None:
+        """Final example: what the last step did (the events it applied)."""
+        if self._step is None:
+            return
+        action, n = self._step
+        applied = "; ".join(repr(ev) for ev in self.events[self._noted :]) or "no event"
+        note(f"  {action}(n={n}): {applied}")
+        self._noted = len(self.events)
+        self._step = None
 
     def _violated(self, violation: Violation) -> None:
         """The first violation ends the example, named after its property."""
@@ -757,14 +866,13 @@ class UpgradeMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         for scenario in self.reached:
             CAMPAIGN.scenarios[scenario] += 1
-        if self.ss is None:
-            return
         in_flight = sys.exc_info()[1]
         failure = self.failure
         if failure is None and isinstance(in_flight, Exception):
             if not isinstance(in_flight, HypothesisException):
                 failure = Violation(f"crash: {type(in_flight).__name__}", self.now, str(in_flight))
         if failure is not None and current_build_context().is_final:
+            self._note_step()  # the step that broke the property
             self._save(failure)
         if CAMPAIGN.progress is not None:
             CAMPAIGN.progress(CAMPAIGN)
