@@ -147,7 +147,8 @@ class InstanceActions:
         """R18: a new VM built from the latest published version at its creation."""
         inst = self._new_instance(self.catalog.latest, initial="creating")
         inst.provisioning_state = CREATING
-        self._note("instance_created", inst)
+        if self.watch is not None:
+            self._note("instance_created", inst)
         self._schedule_instance(inst, self.timings.os_disk_seconds, self._instance_disk_ready)
         return inst
 
@@ -185,7 +186,8 @@ class InstanceActions:
         self._instance_machine.remove_model(inst)
         for run in self.runs:
             run.leave_scope(inst.id)
-        self._note("instance_removed", inst)
+        if self.watch is not None:
+            self._note("instance_removed", inst)
 
     # -- internal steps
     def _instance_disk_ready(self, arg: tuple[Instance, int]) -> bool:
@@ -202,14 +204,16 @@ class InstanceActions:
         inst.app_health = None
         inst.app_started_at = None
         inst.disk_replaced()
-        self._note("instance_changed", inst)
-        self._log(
-            inst.batch_run,
-            "instance %d: OS disk %s (%s) in place",
-            inst.id,
-            inst.os_disk,
-            inst.image_version,
-        )
+        if self.watch is not None:
+            self._note("instance_changed", inst)
+        if self.log is not None:  # the timeline costs nothing when off
+            self._log(
+                inst.batch_run,
+                "instance %d: OS disk %s (%s) in place",
+                inst.id,
+                inst.os_disk,
+                inst.image_version,
+            )
         self._schedule_instance(
             inst, self.timings.extension_seconds, self._instance_extensions_done
         )
@@ -227,13 +231,15 @@ class InstanceActions:
         inst.last_provisioned_at = now
         if ok and inst.app_started_at is None:
             self._instance_start_app(inst)
-        self._note("provisioned", inst, ok)
-        self._log(
-            inst.batch_run,
-            "instance %d: extensions %s",
-            inst.id,
-            "provisioned" if ok else "failed (credential expired)",
-        )
+        if self.watch is not None:
+            self._note("provisioned", inst, ok)
+        if self.log is not None:  # the timeline costs nothing when off
+            self._log(
+                inst.batch_run,
+                "instance %d: extensions %s",
+                inst.id,
+                "provisioned" if ok else "failed (credential expired)",
+            )
         if inst.batch_run is not None:
             self._run_instance_provisioned(inst, ok)
         else:
@@ -258,12 +264,13 @@ class InstanceActions:
         inst, started = arg
         if inst.app_started_at != started or inst.id not in self.instances:
             return False
-        self._log(
-            inst.batch_run,
-            "instance %d: application up (%s)",
-            inst.id,
-            "healthy" if self.probe_ok(inst) else "not healthy",
-        )
+        if self.log is not None:  # the timeline costs nothing when off
+            self._log(
+                inst.batch_run,
+                "instance %d: application up (%s)",
+                inst.id,
+                "healthy" if self.probe_ok(inst) else "not healthy",
+            )
         self._run_recheck(inst)
         return True
 
@@ -285,13 +292,15 @@ class InstanceActions:
         inst.app_health = None
         inst.restore()
         self._instance_start_app(inst)
-        self._note("instance_changed", inst)
-        self._log(
-            inst.batch_run,
-            "instance %d: rolled back to %s (%s)",
-            inst.id,
-            inst.os_disk,
-            inst.image_version,
-        )
+        if self.watch is not None:
+            self._note("instance_changed", inst)
+        if self.log is not None:  # the timeline costs nothing when off
+            self._log(
+                inst.batch_run,
+                "instance %d: rolled back to %s (%s)",
+                inst.id,
+                inst.os_disk,
+                inst.image_version,
+            )
         self._run_instance_rolled_back(inst)
         return True

@@ -224,7 +224,8 @@ class RunActions:
         self._run_machine.add_model(run, initial="pre_check")
         self.runs.append(run)
         self.active_run = run
-        self._note("run_started", run)
+        if self.watch is not None:
+            self._note("run_started", run)
         self._log(
             run,
             "run %d started by %s (%s): target %s, %d instances in scope",
@@ -298,7 +299,8 @@ class RunActions:
         run.batches.append(batch)
         run.start_batch()
         # Observers see the batch at the moment it starts, before its instances move.
-        self._note("batch_started", run, batch)
+        if self.watch is not None:
+            self._note("batch_started", run, batch)
         for i in members:
             run.set_status(i, IN_PROGRESS)
             self._instance_begin_reimage(self.instances[i], run.target, run)
@@ -365,8 +367,10 @@ class RunActions:
         )
         run.set_status(inst.id, status)
         inst.batch_run = None
-        self._note("instance_done", run, inst)
-        self._log(run, "instance %d: %s in batch %d", inst.id, status, batch.number)
+        if self.watch is not None:
+            self._note("instance_done", run, inst)
+        if self.log is not None:  # the timeline costs nothing when off
+            self._log(run, "instance %d: %s in batch %d", inst.id, status, batch.number)
         if len(batch.outcomes) == len(batch.instances):
             self.clock.schedule(self.clock.now, RUN_STEP, run.number, self._run_end_batch, run)
 
@@ -378,7 +382,8 @@ class RunActions:
         the pre-batch check."""
         batch = run.batches[-1]
         batch.end = self.clock.now
-        self._note("batch_ended", run, batch)
+        if self.watch is not None:
+            self._note("batch_ended", run, batch)
         self._log(run, "run %d batch %d ended", run.number, batch.number)
         counts = run.counts
         upgraded_pct = self.policy.max_unhealthy_upgraded_instance_percent
@@ -436,7 +441,8 @@ class RunActions:
         run.end = self.clock.now
         run.error = error
         self.active_run = None
-        self._note("run_ended", run)
+        if self.watch is not None:
+            self._note("run_ended", run)
         self._log(run, "run %d %s%s", run.number, run.state, f": {error[0]}" if error else "")
         if run.state == COMPLETED and self._rerun_after(run):
             self.maybe_start_platform_run(f"after run {run.number}")
