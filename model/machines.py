@@ -156,31 +156,32 @@ class _Trigger:
         return self.event.trigger(self.model, *args, **kwargs)
 
 
-def instance_machine(model: Any = None, **kwargs: Any) -> Machine:
-    """The instance lifecycle machine (model/instance.py), shared by all instances."""
+def _lifecycle(
+    model: Any,
+    states: list[str],
+    transitions: list[dict[str, Any]],
+    initial: str,
+    model_class: type,
+    kwargs: dict[str, Any],
+) -> Machine:
     cls = kwargs.pop("machine_class", FleetMachine)
     if cls is FleetMachine:
-        kwargs["model_class"] = Instance
+        kwargs["model_class"] = model_class
     return cls(
         model=model,
-        states=INSTANCE_STATES,
-        transitions=INSTANCE_TRANSITIONS,
-        initial="ready",
+        states=states,
+        transitions=transitions,
+        initial=initial,
         auto_transitions=False,
         **kwargs,
     )
+
+
+def instance_machine(model: Any = None, **kwargs: Any) -> Machine:
+    """The instance lifecycle machine (model/instance.py), shared by all instances."""
+    return _lifecycle(model, INSTANCE_STATES, INSTANCE_TRANSITIONS, "ready", Instance, kwargs)
 
 
 def run_machine(model: Any = None, **kwargs: Any) -> Machine:
     """The upgrade run lifecycle machine (model/run.py), shared by all runs."""
-    cls = kwargs.pop("machine_class", FleetMachine)
-    if cls is FleetMachine:
-        kwargs["model_class"] = UpgradeRun
-    return cls(
-        model=model,
-        states=RUN_STATES,
-        transitions=RUN_TRANSITIONS,
-        initial="pre_check",
-        auto_transitions=False,
-        **kwargs,
-    )
+    return _lifecycle(model, RUN_STATES, RUN_TRANSITIONS, "pre_check", UpgradeRun, kwargs)
