@@ -78,7 +78,9 @@ def bench_fleet(repeat: int = 5, sizes: tuple[int, ...] | None = None) -> list[d
     steps = {n: upgrade_fleet(n, check=False)[1] for n in sizes}  # also warms up
     for _ in range(repeat):
         for n in sizes:
+            gc.collect()  # each run starts with no garbage of the previous one to collect
             plain[n].append(upgrade_fleet(n, check=False)[0])
+            gc.collect()
             checked[n].append(upgrade_fleet(n, check=True)[0])
     return [
         {
@@ -139,10 +141,12 @@ def bench_stateful(examples: int = 200, steps: int = 50) -> dict[str, float]:
 
     chosen = _stateful_settings(examples, steps)
     floor = floor_machine()
+    gc.collect()
     start = time.perf_counter()
     run_state_machine_as_test(floor, settings=chosen)
     floor_rate = floor.steps / (time.perf_counter() - start)
     with stateful.campaign(out_dir=None) as stats:
+        gc.collect()
         start = time.perf_counter()
         run_state_machine_as_test(stateful.UpgradeMachine, settings=chosen)
         elapsed = time.perf_counter() - start
