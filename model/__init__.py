@@ -9,6 +9,9 @@ The Python API::
     ss.apply(PublishImage(at=100, version="1.0.1"))
     ss.advance(2000)
     ss.runs[-1].code            # "Completed"
+
+Everything that can happen is one row of ``model.steps.TABLE``; each actor's
+actions are in ``model.actors``.
 """
 
 from model.catalog import Catalog, version_key
@@ -22,7 +25,7 @@ from model.config import (
     ServiceFabric,
     Timings,
 )
-from model.environment import (
+from model.events import (
     AppHealth,
     CancelUpgrade,
     Event,
@@ -39,7 +42,8 @@ from model.environment import (
     UpdateModel,
 )
 from model.history import history_view
-from model.replay import Replay, format_timeline, replay, result_of, run_trace
+from model.replay import Played, Replay, replay, run_trace
+from model.result import result_of
 from model.scaleset import ScaleSet
 from model.trace import Trace, TraceError, load_trace, parse_trace, result_to_json, trace_to_json
 
@@ -59,6 +63,7 @@ __all__ = [
     "PublishImage",
     "RegenerateCredential",
     "Rejection",
+    "Played",
     "Replay",
     "ScaleIn",
     "ScaleOut",
@@ -71,7 +76,6 @@ __all__ = [
     "Trace",
     "TraceError",
     "UpdateModel",
-    "format_timeline",
     "history_view",
     "load_trace",
     "parse_trace",

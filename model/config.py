@@ -205,6 +205,21 @@ def check_errors(config: ScaleSetConfig) -> list[Finding]:
     return errors
 
 
+#: D16: the actions that standing V errors can refuse
+ENABLE, MANUAL_START = "enable", "manual start"
+
+
+def v_refusal(errors: list[Finding], action: str) -> str | None:
+    """D16, where each V check bites: the reason the standing V errors refuse
+    ``action``, naming each rule and field, or None. Every error among V1-V6
+    refuses enabling automatic upgrades (so no Platform run starts, D4);
+    V1 to V3 refuse a manual start (D4). V7 and V8 are warnings; V9 and V10
+    make a trace malformed (model/trace.py) or refuse a scale-out."""
+    if action == MANUAL_START:
+        errors = [f for f in errors if f.rule in ("V1", "V2", "V3")]
+    return "; ".join(str(f) for f in errors) or None
+
+
 def check_warnings(config: ScaleSetConfig) -> list[Finding]:
     """V7, V8 (D16): warnings, reported once from the initial configuration."""
     warnings: list[Finding] = []

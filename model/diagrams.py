@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from transitions.extensions import GraphMachine
 
-from model.machines import instance_machine, run_machine
+from model.lifecycles import instance_machine, run_machine
 
 
 class _Subject:

@@ -1,62 +1,50 @@
-"""Replay: drive the model from a trace, check the invariants as it goes,
-and produce the result document and the readable timeline (SPEC section 7)."""
+"""Replay: drive the model from a trace (SPEC section 7) and produce its
+result document and readable timeline.
+
+This is the model alone: nothing here checks a property. ``vmss-spec
+replay`` (vmss_spec/replay.py) subscribes the property checker to the scale
+set through ``listeners`` and adds its violations to the result.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
 import attrs
 
-from model.history import history_view
-from model.scaleset import ScaleSet
-from model.trace import (
-    THIRTY_DAYS,
-    BatchView,
-    InstanceView,
-    Result,
-    RunView,
-    Trace,
-    Violation,
-    WarningView,
-)
+from model.result import Result, result_of
+from model.scaleset import Listener, ScaleSet
+from model.timeline import Entry, Timeline, format_timeline
+from model.trace import THIRTY_DAYS, Trace, Violation
 
 
 @attrs.define(eq=False)
-class Replay:
-    """A finished replay: the scale set at the end, its result and timeline."""
+class Played:
+    """A trace played on the model: the scale set at its final time."""
 
     scale_set: ScaleSet
-    result: Result
-    #: (time, message, run number, progress) for each change, in order
-    timeline: list[tuple[int, str, int | None, tuple[int, ...] | None]]
-
-    @property
-    def exit_status(self) -> int:
-        """Section 7: 0 when no invariant was violated, 1 otherwise."""
-        return 1 if self.result.violations else 0
+    #: the trace's end (section 7 `until`, or its default)
+    final_time: int
+    #: the model itself failed (a bug): what it raised, as a violation
+    crash: Violation | None = None
 
 
-def run_trace(trace: Trace, *, check: bool = True, log: bool = True) -> ScaleSet:
-    """Apply the trace's events and internal steps up to its end; returns the
-    scale set (with ``checker`` attached when ``check``) at ``final_time``."""
-    ss = ScaleSet(trace.scale_set, log=log)
-    checker = None
-    if check:
-        from properties.checker import Checker
-
-        checker = Checker(ss)
-    ss.checker = checker
-    ss.crash = None
+def run_trace(trace: Trace, *, listeners: Sequence[Callable[[ScaleSet], Listener]] = ()) -> Played:
+    """Apply the trace's events and internal steps up to its end. Each of
+    ``listeners`` is called with the new scale set and returns a subscriber
+    (``ScaleSet.subscribe``), before anything happens."""
+    ss = ScaleSet(trace.scale_set)
+    for make in listeners:
+        ss.subscribe(make(ss))
     try:
         final = _play(ss, trace)
     except Exception as exc:  # noqa: BLE001 - the model itself failed: a bug to report
         # Not bad input (that is refused before anything runs): the state at the
         # crash is the result, and the crash is reported as a violation (exit 1).
-        ss.crash = Violation(f"crash: {type(exc).__name__}", ss.now, str(exc))
-        return ss
+        return Played(ss, ss.now, Violation(f"crash: {type(exc).__name__}", ss.now, str(exc)))
     ss.clock.now = final  # later queued steps, if any, are stale and changed nothing
-    ss.final_time = final
-    if checker is not None:
-        checker.finish()  # L1, L2: a run that stopped moving is late at the end too
-    return ss
+    return Played(ss, final)
 
 
 def _play(ss: ScaleSet, trace: Trace) -> int:
@@ -69,7 +57,7 @@ def _play(ss: ScaleSet, trace: Trace) -> int:
         return trace.until
     # Section 7: the last thing that happens, at most 30 days after the last event.
     cap = last_event + THIRTY_DAYS
-    ss.settle(cap)
+    ss.run_until_idle(cap)
     if ss.clock.next_time() is not None and not _settled(ss, cap):
         return cap
     return max(last_event, ss.last_activity)
@@ -92,85 +80,64 @@ def _settled(ss: ScaleSet, cap: int) -> bool:
     )
 
 
-def result_of(ss: ScaleSet, violations: list[Violation]) -> Result:
-    """The result document of the scale set at its current time."""
-    cfg = ss.config
-    instances = [
-        InstanceView(
-            id=inst.id,
-            image_version=inst.image_version,
-            power_state=inst.power_state,
-            provisioning_state=inst.provisioning_state,
-            healthy=ss.is_healthy(inst),
-            update_domain=inst.update_domain,
-            os_disk=inst.os_disk,
-            data_disks=list(inst.data_disks),
-        )
-        for inst in ss.instances.values()
-    ]
-    runs = [
-        RunView(
-            started_by=run.started_by,
-            target_version=run.target,
-            code=run.code,
-            error=None if run.error is None else {"code": run.error[0], "message": run.error[1]},
-            start=run.start,
-            end=run.end,
-            batches=[BatchView(list(b.instances), b.start, b.end) for b in run.batches],
-            progress=run.progress(),
-            rollback={
-                "successfullyRolledbackInstanceCount": run.rolled_back,
-                "failedRolledbackInstanceCount": run.failed_rollbacks,
-            },
-        )
-        for run in ss.runs
-    ]
-    return Result(
-        time=ss.now,
-        instances=instances,
-        runs=runs,
-        history=history_view(ss.runs, ss.now, cfg.image, cfg.epoch, cfg.location),
-        rejected=list(ss.rejected),
-        warnings=[WarningView(w.rule, f"{w.field}: {w.message}") for w in ss.warnings],
-        violations=violations,
-    )
+@attrs.define(eq=False)
+class Replay:
+    """A finished replay: the scale set at the end, its result and timeline."""
+
+    scale_set: ScaleSet
+    result: Result
+    #: (time, message, run number, progress) for each change, in order
+    timeline: list[Entry]
+
+    @property
+    def exit_status(self) -> int:
+        """Section 7: 0 when no invariant was violated, 1 otherwise."""
+        return 1 if self.result.violations else 0
+
+    def text(self) -> str:
+        """The readable timeline, then the final history."""
+        return format_timeline(self.timeline, self.result)
 
 
-def replay(trace: Trace, *, check: bool = True) -> Replay:
-    """Replay a trace: the result document, the timeline, the exit status."""
-    ss = run_trace(trace, check=check)
-    violations = list(ss.checker.violations) if ss.checker is not None else []
-    if ss.crash is not None:
-        violations.append(ss.crash)
-    return Replay(ss, result_of(ss, violations), list(ss.log or []))
+class Observer(Protocol):
+    """What replay can attach to a scale set besides the timeline (the property
+    checker, say): a subscriber that may find violations."""
+
+    violations: list[Violation]
+
+    def __call__(self, fact: str, *args: Any) -> None: ...
+
+    def finish(self) -> None:
+        """Called at the trace's end (unless the model crashed)."""
 
 
-def format_timeline(rep: Replay) -> str:
-    """The readable timeline: one line per change, with the run's progress
-    (successful/failed/in progress/pending), then the final history."""
-    lines = []
-    for at, message, _run, progress in rep.timeline:
-        counts = ""
-        if progress is not None:
-            ok, failed, in_progress, pending = progress
-            counts = f"  [ok {ok}, failed {failed}, in progress {in_progress}, pending {pending}]"
-        lines.append(f"{at:>8}s  {message}{counts}")
-    result = rep.result
-    for warning in result.warnings:
-        lines.append(f"warning {warning.rule}: {warning.message}")
-    for v in result.violations:
-        lines.append(f"VIOLATION {v.invariant} at {v.at}s: {v.message}")
-    lines.append("")
-    lines.append(f"osUpgradeHistory at {result.time}s ({len(result.history.value)} entries):")
-    for entry in result.history.value:
-        p = entry.properties
-        error = f"  {p.error.code}" if p.error is not None else ""
-        prog = p.progress
-        lines.append(
-            f"  {p.runningStatus.code:<14} {p.startedBy:<8} {p.targetImageReference.version:<20} "
-            f"{p.runningStatus.startTime} .. {p.runningStatus.endTime or '-'}  "
-            f"ok {prog.successfulInstanceCount}, failed {prog.failedInstanceCount}, "
-            f"in progress {prog.inProgressInstanceCount}, "
-            f"pending {prog.pendingInstanceCount}{error}"
-        )
-    return "\n".join(lines) + "\n"
+def replay(trace: Trace, *, observers: Sequence[Callable[[ScaleSet], Observer]] = ()) -> Replay:
+    """Replay a trace: the result document and the timeline. Each of
+    ``observers`` is called with the new scale set and returns an observer
+    that subscribes to it; their violations, in order, and a crash of the
+    model, if any, are the result's violations."""
+    made: list[Observer] = []
+    timeline: list[Timeline] = []
+
+    def attach_timeline(ss: ScaleSet) -> Listener:
+        timeline.append(Timeline(ss))
+        return timeline[0]
+
+    def attach(make: Callable[[ScaleSet], Observer]) -> Callable[[ScaleSet], Listener]:
+        def build(ss: ScaleSet) -> Listener:
+            made.append(make(ss))
+            return made[-1]
+
+        return build
+
+    played = run_trace(trace, listeners=[attach_timeline, *map(attach, observers)])
+    violations: list[Violation] = []
+    if played.crash is None:
+        for observer in made:
+            observer.finish()
+    for observer in made:
+        violations += observer.violations
+    if played.crash is not None:
+        violations.append(played.crash)
+    ss = played.scale_set
+    return Replay(ss, result_of(ss, violations), timeline[0].entries)

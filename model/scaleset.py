@@ -1,17 +1,23 @@
-"""The scale set: the state of the whole system and its step loop.
+"""The scale set: the state of the whole system, the health predicate of R7,
+and the step loop of D12.
 
 What is modelled: one VM scale set with automatic OS image upgrades (SPEC
 sections 2-5): its instances (model/instance.py), its upgrade runs
-(model/run.py), the image catalog (model/catalog.py), the environment and
-the user (model/environment.py) and the osUpgradeHistory view
-(model/history.py). Each of those modules holds the actions of its actor;
-this one holds the shared state, the health predicate of R7 and the clock
-loop of D12.
+(model/run.py), the image catalog (model/catalog.py), the model deploy, and
+the osUpgradeHistory view (model/history.py). Who changes that state, and
+how, is in the step table (model/steps.py), each actor's actions in its own
+module under model/actors/.
 
 Deliberately left out: networking, load balancer rules, the VM agent, real
 durations (timings are fixed per operation), regions and zones, the REST
 request/response cycle (a refusal is a recorded rejection), and any
-randomness: the environment is whatever the trace or Hypothesis says.
+randomness: the environment is whatever the trace, the caller or
+Hypothesis says.
+
+Recording: every step reports what it did through :meth:`ScaleSet.record`
+(``record(fact, *args)``); the timeline (model/timeline.py) and the property
+checker subscribe to it. With nobody subscribed, ``record`` is a function
+that does nothing.
 """
 
 from __future__ import annotations
@@ -19,26 +25,34 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from model import steps
+from model.actors import instances
 from model.catalog import Catalog, version_key
-from model.clock import Clock
-from model.config import ScaleSetConfig, check_errors, check_warnings
-from model.environment import Deploy, EnvironmentActions, Event, Rejected, Rejection
+from model.clock import INSTANCE_STEP, RUN_STEP, Clock
+from model.config import ENABLE, ScaleSetConfig, check_errors, check_warnings, v_refusal
+from model.events import Event, Rejected, Rejection
 from model.history import UpgradeHistory, history_view
-from model.instance import RUNNING, SUCCEEDED, Instance, InstanceActions
-from model.machines import instance_machine, run_machine
-from model.run import RunActions, UpgradeRun
+from model.instance import Instance, Power, Provisioning
+from model.lifecycles import instance_machine, run_machine
+from model.result import Result, result_of
 
 if TYPE_CHECKING:
-    from model.trace import Result
+    from model.actors.deploy import Deploy
+    from model.run import UpgradeRun
 
-Watcher = Callable[[str, tuple[Any, ...]], None]
+#: a subscriber of the recorded facts: ``listener(fact, *args)``
+Listener = Callable[..., None]
 
 
-class ScaleSet(InstanceActions, RunActions, EnvironmentActions):
+def _nobody_listens(fact: str, *args: Any) -> None:
+    """``record`` while nobody subscribes: nothing to do."""
+
+
+class ScaleSet:
     """The executable spec: build it from a configuration, ``apply`` events,
     ``advance`` time, and read ``instances``, ``runs`` and the history view."""
 
-    def __init__(self, config: ScaleSetConfig, *, log: bool = True) -> None:
+    def __init__(self, config: ScaleSetConfig) -> None:
         self.config = config
         self.policy = config.policy
         self.timings = config.timings
@@ -54,54 +68,75 @@ class ScaleSet(InstanceActions, RunActions, EnvironmentActions):
         self.deploy: Deploy | None = None
         self.deploys: list[Deploy] = []
         self.rejected: list[Rejection] = []
-        #: the timeline: (time, message, run number or None, progress or None)
-        self.log: list[tuple[int, str, int | None, tuple[int, ...] | None]] | None = (
-            [] if log else None
-        )
-        #: an observer of the facts the invariants need (properties/ sets it)
-        self.watch: Watcher | None = None
+        #: the one recording channel: ``record(fact, *args)`` (see subscribe)
+        self.record: Listener = _nobody_listens
+        self._listeners: list[Listener] = []
         #: the time of the last event or internal step that did something
         self.last_activity = 0
         #: how many internal steps did something (benchmarks report steps per second)
         self.steps_taken = 0
-        self._instance_machine = instance_machine()
-        self._run_machine = run_machine()
-        # R14, R15: each credential's tokens (expiry times); the model's reference.
+        self.instance_machine = instance_machine()
+        self.run_machine = run_machine()
+        # R14, R15: each credential's tokens (expiry times) and the one the model references.
         self.tokens: dict[str, list[int]] = {
             name: [cred.expires_at] for name, cred in config.credentials.items()
         }
         self.model_tokens: dict[str, int] = {name: 0 for name in self.tokens}
-        self._ext_credentials = sorted({c for ext in config.extensions for c in ext.credentials})
+        self.extension_credentials = sorted(
+            {c for ext in config.extensions for c in ext.credentials}
+        )
         # V1-V8, D16: checked once, from the initial configuration.
         self.v_errors = check_errors(config)
         self.warnings = check_warnings(config)
-        self.auto_enabled = config.automatic_os_upgrade and not self.v_errors
-        if config.automatic_os_upgrade and self.v_errors:
-            self.rejected.append(Rejection(0, "set_automatic_upgrade", self.v_error_reason()))
+        refusal = v_refusal(self.v_errors, ENABLE)
+        self.auto_enabled = config.automatic_os_upgrade and refusal is None
+        if config.automatic_os_upgrade and refusal is not None:
+            self.rejected.append(Rejection(0, "set_automatic_upgrade", refusal))
         # "The instances present at time 0 are running, provisioned, and healthy."
-        latest = self.catalog.latest
         for _ in range(config.instances):
-            inst = self._new_instance(latest, initial="ready")
-            inst.app_started_at = -self.timings.app_start_seconds
+            instances.add_initial(self)
 
-    # ------------------------------------------------------------------ time
+    # ------------------------------------------------------------------ recording
+    def subscribe(self, listener: Listener) -> None:
+        """Have ``listener(fact, *args)`` called with every fact a step records."""
+        self._listeners.append(listener)
+        if len(self._listeners) == 1:
+            self.record = listener
+        else:
+            self.record = self._broadcast
+
+    def _broadcast(self, fact: str, *args: Any) -> None:
+        for listener in self._listeners:
+            listener(fact, *args)
+
+    # ------------------------------------------------------------------ time (D12)
     @property
     def now(self) -> int:
         return self.clock.now
+
+    def schedule_instance(self, inst: Instance, delay: int, step: str, token: int) -> None:
+        """Queue the internal step ``step`` of an instance ``delay`` seconds from
+        now; it does nothing if ``token`` is stale by then."""
+        self.clock.schedule(
+            self.clock.now + delay, INSTANCE_STEP, inst.id, steps.INTERNAL[step], (inst, token)
+        )
+
+    def schedule_run(self, run: UpgradeRun, delay: int, step: str) -> None:
+        """Queue the internal step ``step`` of a run ``delay`` seconds from now."""
+        self.clock.schedule(self.clock.now + delay, RUN_STEP, run.number, steps.INTERNAL[step], run)
 
     def advance(self, until: int) -> None:
         """D12: apply every internal step due at or before ``until``, in order."""
         clock = self.clock
         while True:
-            step = clock.pop_due(until)
-            if step is None:
+            due = clock.pop_due(until)
+            if due is None:
                 break
-            action, arg = step
-            if action(arg) is not False:
+            step, arg = due
+            if step.perform(self, arg) is not False:
                 self.last_activity = clock.now
                 self.steps_taken += 1
-                if self.watch is not None:
-                    self.watch("step", ())
+                self.record("step", step, arg)
         clock.now = max(clock.now, until)
 
     def apply(self, event: Event) -> Rejection | None:
@@ -110,20 +145,17 @@ class ScaleSet(InstanceActions, RunActions, EnvironmentActions):
         self.advance(event.at)
         self.last_activity = self.clock.now
         try:
-            self.dispatch(event)
+            steps.EVENTS[event.NAME].perform(self, event)
         except Rejected as refusal:
             rejection = Rejection(event.at, event.NAME, refusal.reason)
             self.rejected.append(rejection)
-            self._log(None, "%s refused: %s", event.NAME, refusal.reason)
-            if self.watch is not None:
-                self.watch("rejected", (rejection,))
+            self.record("rejected", rejection)
             return rejection
-        if self.watch is not None:
-            self.watch("event", (event,))
+        self.record("event", event)
         return None
 
-    def settle(self, cap: int) -> None:
-        """Run internal steps until none is left or the clock reaches ``cap``."""
+    def run_until_idle(self, cap: int) -> None:
+        """Apply internal steps until none is left or the next is after ``cap``."""
         while True:
             nxt = self.clock.next_time()
             if nxt is None or nxt > cap:
@@ -137,17 +169,19 @@ class ScaleSet(InstanceActions, RunActions, EnvironmentActions):
         return history_view(self.runs, self.clock.now, cfg.image, cfg.epoch, cfg.location)
 
     def result(self) -> Result:
-        """Section 7: the result document of the scale set now (no violations:
-        those come from a Checker, as replay attaches one)."""
-        from model.replay import result_of
-
+        """Section 7: the result document of the scale set now (with no
+        violations: those come from a checker, as ``vmss-spec replay`` has)."""
         return result_of(self, [])
 
-    # ------------------------------------------------------------------ health
+    # ------------------------------------------------------------------ health (R7)
     def is_healthy(self, inst: Instance) -> bool:
         """R7, "Health, precisely": running, Succeeded, no operation in flight,
         and with a probe, probe_ok."""
-        if inst.power_state != RUNNING or inst.provisioning_state != SUCCEEDED or inst.busy:
+        if (
+            inst.power_state != Power.RUNNING
+            or inst.provisioning_state != Provisioning.SUCCEEDED
+            or inst.busy
+        ):
             return False
         return self.probe is None or self.probe_ok(inst)
 
@@ -167,36 +201,16 @@ class ScaleSet(InstanceActions, RunActions, EnvironmentActions):
         healthy = self.is_healthy
         return sum(1 for inst in self.instances.values() if not healthy(inst))
 
-    # ------------------------------------------------------------------ credentials
-    def credential_expired(self, name: str, at: int) -> bool:
-        """R14: the token the model references has expires_at at or before ``at``."""
-        return self.tokens[name][self.model_tokens[name]] <= at
+    # ------------------------------------------------------------------ credentials (R14)
+    def token_expiry(self, name: str) -> int:
+        """The expiry of the token of credential ``name`` that the model references."""
+        return self.tokens[name][self.model_tokens[name]]
 
     def provisioning_fails(self, at: int) -> bool:
-        """R14: extension provisioning finishing at ``at`` fails."""
-        return any(self.credential_expired(name, at) for name in self._ext_credentials)
+        """R14: extension provisioning finishing at ``at`` fails when a credential
+        token the model references has expires_at at or before that moment."""
+        return any(self.token_expiry(name) <= at for name in self.extension_credentials)
 
-    # ------------------------------------------------------------------ versions
+    # ------------------------------------------------------------------ versions (R17)
     def below_latest(self, inst: Instance) -> bool:
         return version_key(inst.image_version) < version_key(self.catalog.latest)
-
-    def v_error_reason(self, rules: tuple[str, ...] | None = None) -> str:
-        """D16: the message that names each standing V error and its field."""
-        errors = [f for f in self.v_errors if rules is None or f.rule in rules]
-        return "; ".join(str(f) for f in errors)
-
-    # ------------------------------------------------------------------ journal
-    def _log(self, run: UpgradeRun | None, fmt: str, *args: Any) -> None:
-        """The replay timeline: one entry per change, with the run's progress."""
-        if self.log is None:
-            return
-        if run is None:
-            self.log.append((self.clock.now, fmt % args, None, None))
-        else:
-            c = run.counts
-            progress = (c["successful"], c["failed"], c["inProgress"], c["pending"])
-            self.log.append((self.clock.now, fmt % args, run.number, progress))
-
-    def _note(self, fact: str, *args: Any) -> None:
-        if self.watch is not None:
-            self.watch(fact, args)

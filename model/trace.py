@@ -22,7 +22,7 @@ import cattrs
 import jsonschema
 
 from model.config import Policy, ScaleSetConfig, check_instance_count, check_policy
-from model.environment import EVENT_TYPES, Event, Rejection
+from model.events import EVENT_TYPES, Event, Rejection
 from model.history import UpgradeHistory
 
 TRACE_FORMAT = "vmss-upgrade-trace/1"

@@ -1,9 +1,10 @@
 """The Checker: evaluates the invariants of properties/invariants.py after
 every step of a model, looking only at what the step can have changed.
 
-It subscribes to the facts the scale set reports (``ScaleSet.watch``): an
-instance created, changed or done, a batch started or ended, a run started
-or ended, a deploy ended. Checks about a moment (I1, I2, I3, I7 at a batch's
+It subscribes to the facts the scale set records (``ss.subscribe(checker)``):
+an instance created, its disk replaced or restored, its extensions finished,
+a member done, a batch started or ended, a run started or ended, a deploy
+ended, and the end of every step. Checks about a moment (I1, I2, I3, I7 at a batch's
 start; I8 when provisioning finishes) run when the fact arrives; the rest
 run at the end of the step. It keeps a shadow of what it has observed (each
 instance's data disks and last two OS disks, each run's scope statuses), so
@@ -15,12 +16,15 @@ end (its scope).
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 
 from model.catalog import version_key
-from model.run import FAILED, IN_PROGRESS, PENDING, SUCCESSFUL
+from model.instance import Provisioning
+from model.run import Code, Status
 from model.trace import Violation
 from properties import invariants as inv
 from properties.liveness import Liveness
@@ -42,14 +46,46 @@ class _RunShadow:
     target: str = ""
 
 
-class Checker:
-    """Attach to a ScaleSet; ``violations`` lists what broke, and when."""
+#: the facts the checker looks at, and the handler of each
+_FACTS = {
+    "instance_created": "_on_instance_created",
+    "instance_removed": "_on_instance_removed",
+    "disk_replaced": "_on_instance_changed",
+    "rollback_restored": "_on_instance_changed",
+    "extensions_finished": "_on_provisioned",
+    "run_started": "_on_run_started",
+    "batch_started": "_on_batch_started",
+    "member_done": "_on_member_done",
+    "batch_ended": "_on_batch_ended",
+    "run_ended": "_on_run_ended",
+    "deploy_ended": "_on_deploy_ended",
+    "step": "_on_step",
+    "event": "_on_event",
+    "rejected": "_on_rejected",
+}
 
-    def __init__(self, ss: Any, *, stop_at_first: bool = False) -> None:
+
+def _ignore(*args: Any) -> None:
+    """A fact no property looks at."""
+
+
+class Checker:
+    """A subscriber of a ScaleSet (``ss.subscribe(checker)``); ``violations``
+    lists what broke, and when. ``counts``, when given, counts each
+    property's evaluations; ``on_violation`` is called at each violation as
+    it is found (the property machine stops the example there)."""
+
+    def __init__(
+        self,
+        ss: Any,
+        *,
+        counts: Counter[str] | None = None,
+        on_violation: Callable[[Violation], None] | None = None,
+    ) -> None:
         self.ss = ss
         self.violations: list[Violation] = []
-        self.stop_at_first = stop_at_first
-        self.steps = 0
+        self.counts: Counter[str] = counts if counts is not None else Counter()
+        self._on_violation = on_violation
         self._instances: dict[int, _Shadow] = {
             i: self._shadow(inst) for i, inst in ss.instances.items()
         }
@@ -57,10 +93,9 @@ class Checker:
         self._touched_instances: set[int] = set()
         self._touched_runs: dict[int, Any] = {}
         self._history_due = False
-        self._handlers: dict[str, Any] = {}  # fact -> its bound _on_ method
+        self._handlers: dict[str, Callable[..., None]] = {}
         #: L1 and the deadlines of L2 (properties/liveness.py)
         self.liveness = Liveness(ss, self._report)
-        ss.watch = self.observe
 
     # ------------------------------------------------------------------ plumbing
     @staticmethod
@@ -68,13 +103,18 @@ class Checker:
         return _Shadow(tuple(inst.data_disks), (inst.os_disk, inst.image_version))
 
     def _report(self, invariant: str, problems: list[str]) -> None:
+        self.counts[invariant] += 1
         for message in problems:
-            self.violations.append(Violation(invariant, self.ss.now, message))
+            violation = Violation(invariant, self.ss.now, message)
+            self.violations.append(violation)
+            if self._on_violation is not None:
+                self._on_violation(violation)
 
-    def observe(self, fact: str, args: tuple[Any, ...]) -> None:
+    def __call__(self, fact: str, *args: Any) -> None:
         handler = self._handlers.get(fact)
         if handler is None:
-            handler = self._handlers[fact] = getattr(self, "_on_" + fact)
+            name = _FACTS.get(fact)
+            handler = self._handlers[fact] = getattr(self, name) if name else _ignore
         handler(*args)
 
     # ------------------------------------------------------------------ facts
@@ -97,15 +137,23 @@ class Checker:
         self._touched_instances.add(inst.id)
         self._report("I8", inv.expired_credential_fails(self.ss, inst, ok))
 
-    def _on_run_started(self, run: Any) -> None:
+    def _on_run_started(self, run: Any, reason: str) -> None:
         ss = self.ss
+        # D3, D11: the run's scope, the checker's own independent copy (instances
+        # below the target, not being created), so that a wrong scope is caught.
         key = version_key(run.target)
         statuses = {
-            i: PENDING
+            i: Status.PENDING
             for i, inst in ss.instances.items()
-            if inst.provisioning_state != "Creating" and version_key(inst.image_version) < key
+            if inst.provisioning_state != Provisioning.CREATING
+            and version_key(inst.image_version) < key
         }
-        counts = {PENDING: len(statuses), IN_PROGRESS: 0, SUCCESSFUL: 0, FAILED: 0}
+        counts = {
+            Status.PENDING: len(statuses),
+            Status.IN_PROGRESS: 0,
+            Status.SUCCESSFUL: 0,
+            Status.FAILED: 0,
+        }
         self._runs[run.number] = _RunShadow(statuses, counts, target=run.target)
         self._touched_runs[run.number] = run
         self._history_due = True
@@ -132,10 +180,10 @@ class Checker:
         self._report("I7", inv.no_platform_batch_after_opt_out(ss, run, batch))
         self._report("L2", inv.run_moves_on(ss, run, batch.start))
         for i in batch.instances:
-            self._set(run, i, IN_PROGRESS)
+            self._set(run, i, Status.IN_PROGRESS)
         self._touched_runs[run.number] = run
 
-    def _on_instance_done(self, run: Any, inst: Any) -> None:
+    def _on_member_done(self, run: Any, inst: Any) -> None:
         outcome = run.batches[-1].outcomes[inst.id]
         self._runs[run.number].done.add(inst.id)
         self._set(run, inst.id, outcome.status)
@@ -153,7 +201,7 @@ class Checker:
 
     def _on_run_ended(self, run: Any) -> None:
         self._report("I11", inv.no_orphans(self.ss, run))
-        if run.state != "Cancelled" or run.batches:
+        if run.state != Code.CANCELLED or run.batches:
             self._report("L2", inv.run_moves_on(self.ss, run, run.end))
         self.liveness.run_ended(run)
         self._touched_runs[run.number] = run
@@ -163,7 +211,7 @@ class Checker:
         self._report("I12", inv.recovered_after_deploy(self.ss, deploy))
 
     # ------------------------------------------------------------------ boundaries
-    def _on_step(self) -> None:
+    def _on_step(self, step: Any, arg: Any) -> None:
         self._end_of_step()
 
     def _on_event(self, event: Any) -> None:
@@ -175,7 +223,6 @@ class Checker:
 
     def _end_of_step(self) -> None:
         """Every invariant over what this step changed."""
-        self.steps += 1
         ss = self.ss
         report = self._report
         touched = self._touched_instances

@@ -1,13 +1,13 @@
 """Counterexamples as trace files (SPEC section 7, ``vmss-upgrade-trace/1``).
 
-When a property fails, the Hypothesis machine (properties/stateful.py) holds
+When a property fails, the Hypothesis machine (properties/machine.py) holds
 the initial scale set and the list of events it applied, each at its time,
 and the time it had reached. Those three are a trace: replaying it applies the
 same events to the same scale set and advances to the same time, so the
 replay's first violation is the machine's (same invariant, same time, same
 message). :func:`save_counterexample` writes it, named after the invariant
 and a digest of its content (the same counterexample keeps its name);
-:func:`first_violation` replays a trace and returns what broke first.
+``vmss_spec.replay.first_violation`` replays it and returns what broke first.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from model.config import ScaleSetConfig
-from model.environment import Event
-from model.replay import replay
-from model.trace import Trace, Violation, load_trace, trace_to_json
+from model.events import Event
+from model.trace import Trace, trace_to_json
 
 
 def counterexample_trace(config: ScaleSetConfig, events: Sequence[Event], until: int) -> Trace:
@@ -41,11 +40,3 @@ def save_counterexample(trace: Trace, invariant: str, out_dir: str | Path) -> Pa
     path = out / trace_name(trace, invariant)
     path.write_text(trace_to_json(trace), encoding="utf-8")
     return path
-
-
-def first_violation(trace: Trace | str | Path) -> Violation | None:
-    """Replay a trace (or a trace file) and return the first violation, if any."""
-    if not isinstance(trace, Trace):
-        trace = load_trace(trace)
-    violations = replay(trace).result.violations
-    return violations[0] if violations else None

@@ -17,12 +17,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from model.history import HISTORY_WINDOW_SECONDS, history_runs
-from model.instance import FAILED as PROVISIONING_FAILED
-from model.instance import SUCCEEDED
-from model.run import COMPLETED, IN_PROGRESS, PENDING, PLATFORM, SUCCESSFUL
+from model.instance import Provisioning
+from model.run import PLATFORM, Code, Status
 
 if TYPE_CHECKING:
-    from model.environment import Deploy
+    from model.actors.deploy import Deploy
     from model.instance import Instance
     from model.run import Batch, UpgradeRun
     from model.scaleset import ScaleSet
@@ -114,7 +113,7 @@ def stopped_runs_start_no_batch(ss: ScaleSet, run: UpgradeRun, batch: Batch) -> 
                 "ended with a provisioning failure"
             ]
         for outcome in earlier.outcomes.values():
-            if outcome.status == SUCCESSFUL:
+            if outcome.status == Status.SUCCESSFUL:
                 successful += 1
             else:
                 failed += 1
@@ -260,7 +259,7 @@ def expired_credential_fails(ss: ScaleSet, inst: Instance, ok: bool) -> Problems
         name
         for ext in ss.config.extensions
         for name in ext.credentials
-        if ss.tokens[name][ss.model_tokens[name]] <= now
+        if ss.token_expiry(name) <= now
     ]
     if ok and expired:
         return [f"instance {inst.id} provisioned at {now} with expired credential {expired[0]!r}"]
@@ -286,10 +285,10 @@ def progress_accounted(run: UpgradeRun, expected: dict[str, int]) -> Problems:
     reported = run.progress()
     problems = []
     observed = {
-        "successfulInstanceCount": expected[SUCCESSFUL],
-        "failedInstanceCount": expected["failed"],
-        "inProgressInstanceCount": expected[IN_PROGRESS],
-        "pendingInstanceCount": expected[PENDING],
+        "successfulInstanceCount": expected[Status.SUCCESSFUL],
+        "failedInstanceCount": expected[Status.FAILED],
+        "inProgressInstanceCount": expected[Status.IN_PROGRESS],
+        "pendingInstanceCount": expected[Status.PENDING],
     }
     if reported != observed:
         problems.append(f"run {run.number} reports {reported}, but its scope holds {observed}")
@@ -300,7 +299,7 @@ def progress_accounted(run: UpgradeRun, expected: dict[str, int]) -> Problems:
             f"run {run.number} ended {run.code} with "
             f"{reported['inProgressInstanceCount']} in progress"
         )
-    if run.state == COMPLETED and reported["pendingInstanceCount"] != 0:
+    if run.state == Code.COMPLETED and reported["pendingInstanceCount"] != 0:
         problems.append(
             f"run {run.number} Completed with {reported['pendingInstanceCount']} pending"
         )
@@ -354,13 +353,13 @@ def recovered_after_deploy(ss: ScaleSet, deploy: Deploy) -> Problems:
     """I12 (R15): after a deploy with valid credentials, no instance it
     touched stays in provisioning state Failed."""
     now = ss.now
-    valid = all(tokens[ss.model_tokens[name]] > now for name, tokens in ss.tokens.items())
+    valid = all(ss.token_expiry(name) > now for name in ss.tokens)
     if not valid:
         return []
     failed = sorted(
         i
         for i in deploy.members
-        if i in ss.instances and ss.instances[i].provisioning_state == PROVISIONING_FAILED
+        if i in ss.instances and ss.instances[i].provisioning_state == Provisioning.FAILED
     )
     if failed:
         return [
@@ -371,7 +370,7 @@ def recovered_after_deploy(ss: ScaleSet, deploy: Deploy) -> Problems:
         still = [
             i
             for i in deploy.members
-            if i in ss.instances and ss.instances[i].provisioning_state != SUCCEEDED
+            if i in ss.instances and ss.instances[i].provisioning_state != Provisioning.SUCCEEDED
         ]
         return [
             f"model deploy started at {deploy.start} with valid credentials did not "

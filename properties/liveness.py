@@ -39,8 +39,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from model.instance import RUNNING, SUCCEEDED
-from model.run import COMPLETED
+from model.instance import Power, Provisioning
+from model.run import Code
 from properties.invariants import batch_bound
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def quiet_run_bound(ss: ScaleSet, scope: int) -> int:
 def credentials_valid_until(ss: ScaleSet) -> int:
     """L1: the earliest expiry of the credential tokens the model references
     (provisioning finishing at or after it fails, R14)."""
-    expiries = [tokens[ss.model_tokens[name]] for name, tokens in ss.tokens.items()]
+    expiries = [ss.token_expiry(name) for name in ss.tokens]
     return min(expiries, default=_NEVER)
 
 
@@ -95,9 +95,9 @@ def quiet_reasons(ss: ScaleSet, run: UpgradeRun, limit: int = 3) -> list[str]:
     for inst in ss.instances.values():
         if len(reasons) >= limit:
             break
-        if inst.power_state != RUNNING:
+        if inst.power_state != Power.RUNNING:
             reasons.append(f"instance {inst.id} is down")
-        elif inst.provisioning_state != SUCCEEDED:
+        elif inst.provisioning_state != Provisioning.SUCCEEDED:
             reasons.append(f"instance {inst.id} is {inst.provisioning_state}")
         elif inst.app_health is False:
             reasons.append(f"instance {inst.id} answered unhealthy")
@@ -178,7 +178,7 @@ class Liveness:
         del self.quiet[run.number]
         ss = self.ss
         problems = []
-        if run.state != COMPLETED:
+        if run.state != Code.COMPLETED:
             error = f" ({run.error[0]})" if run.error else ""
             problems.append(
                 f"run {run.number} started at {run.start} in a quiet environment and ended "

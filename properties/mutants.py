@@ -23,12 +23,12 @@ from unittest import mock
 
 import attrs
 
-from model import history
+from model import history, steps
+from model.actors import instances, orchestrator, publisher, user
 from model.catalog import version_key
-from model.environment import EnvironmentActions, Rejected
-from model.instance import FAILED as PROVISIONING_FAILED
-from model.instance import InstanceActions
-from model.run import FAILED, SUCCESSFUL, USER, Batch, RunActions, UpgradeRun
+from model.events import Rejected
+from model.instance import Provisioning
+from model.run import USER, Batch, Status, UpgradeRun
 from model.scaleset import ScaleSet
 
 
@@ -53,6 +53,19 @@ class Mutant:
 MUTANTS: dict[str, Mutant] = {}
 
 
+def replace(module: Any, name: str, new: Callable[..., Any]) -> list[AbstractContextManager[Any]]:
+    """Patches that replace the function ``module.name`` everywhere it is called
+    from: the module (calls between actors look it up there) and the rows of
+    the step table that perform it (events and queued steps are dispatched
+    through them)."""
+    old = getattr(module, name)
+    patches: list[AbstractContextManager[Any]] = [mock.patch.object(module, name, new)]
+    for row in steps.TABLE:
+        if row.perform is old:
+            patches.append(mock.patch.object(row, "perform", new))
+    return patches
+
+
 def _mutant(name: str, invariant: str, description: str) -> Callable[[Callable], Callable]:
     def register(patches: Callable[[], list[AbstractContextManager[Any]]]) -> Callable:
         MUTANTS[name] = Mutant(name, description, invariant, patches)
@@ -64,44 +77,32 @@ def _mutant(name: str, invariant: str, description: str) -> Callable[[Callable],
 # --------------------------------------------------------------------- I1
 @_mutant("batch_cap_rounded_up", "I1", "R5, D1: the batch cap rounds N x pct / 100 up")
 def _batch_cap_rounded_up() -> list[AbstractContextManager[Any]]:
-    def batch_cap(self: ScaleSet, n: int) -> int:
-        return max(1, -(-n * self.policy.max_batch_instance_percent // 100))
+    def batch_cap(ss: ScaleSet, n: int) -> int:
+        return max(1, -(-n * ss.policy.max_batch_instance_percent // 100))
 
-    return [mock.patch.object(RunActions, "batch_cap", batch_cap)]
+    return replace(orchestrator, "batch_cap", batch_cap)
 
 
 @_mutant("sf_batch_spans_two_uds", "I1", "R13: a Service Fabric batch takes two update domains")
 def _sf_batch_spans_two_uds() -> list[AbstractContextManager[Any]]:
-    choose = RunActions._choose_batch
+    choose = orchestrator.choose_batch
 
-    def _choose_batch(self: ScaleSet, run: UpgradeRun, n: int) -> tuple[list[int], int, Any]:
-        members, cap, ud = choose(self, run, n)
-        if self.service_fabric is None:
+    def choose_batch(ss: ScaleSet, run: UpgradeRun, n: int) -> tuple[list[int], int, Any]:
+        members, cap, ud = choose(ss, run, n)
+        if ss.service_fabric is None:
             return members, cap, ud
         pending = run.pending()
-        uds = sorted({self.instances[i].update_domain for i in pending})[:2]
-        members = [i for i in pending if self.instances[i].update_domain in uds]
+        uds = sorted({ss.instances[i].update_domain for i in pending})[:2]
+        members = [i for i in pending if ss.instances[i].update_domain in uds]
         return members, len(members), uds[0]
 
-    return [mock.patch.object(RunActions, "_choose_batch", _choose_batch)]
+    return replace(orchestrator, "choose_batch", choose_batch)
 
 
 # --------------------------------------------------------------------- I2
 @_mutant("pre_check_skipped", "I2", "R4: the pre-batch health check always passes")
 def _pre_check_skipped() -> list[AbstractContextManager[Any]]:
-    pre_check = RunActions._run_pre_check
-
-    def _run_pre_check(self: ScaleSet, run: UpgradeRun) -> None:
-        if "count_unhealthy" in vars(self):  # a run started from within a check
-            pre_check(self, run)
-            return
-        self.count_unhealthy = lambda: 0  # the check counts nobody
-        try:
-            pre_check(self, run)
-        finally:
-            del self.count_unhealthy
-
-    return [mock.patch.object(RunActions, "_run_pre_check", _run_pre_check)]
+    return [mock.patch.object(ScaleSet, "count_unhealthy", lambda self: 0)]
 
 
 # --------------------------------------------------------------------- I3
@@ -121,29 +122,21 @@ def _run_goes_on_after_provisioning_failure() -> list[AbstractContextManager[Any
     "D3: a manual start targets the version before the latest (a stale catalog)",
 )
 def _target_not_latest() -> list[AbstractContextManager[Any]]:
-    start_run = RunActions._start_run
+    start_run = orchestrator.start_run
 
-    def _start_run(self: ScaleSet, started_by: str, reason: str) -> UpgradeRun:
-        versions = sorted(self.catalog.versions, key=version_key)
-        if started_by != USER or len(versions) < 2:
-            return start_run(self, started_by, reason)
-        # RunActions._start_run with one change: the target.
-        target = versions[-2]
-        run = UpgradeRun(
-            number=len(self.runs) + 1,
-            started_by=started_by,
-            target=target,
-            start=self.clock.now,
-            scope=self._scope_for(target),
-        )
-        self._run_machine.add_model(run, initial="pre_check")
-        self.runs.append(run)
-        self.active_run = run
-        self._note("run_started", run)
-        self._run_pre_check(run)
-        return run
+    def stale_target(ss: ScaleSet) -> str:
+        versions = sorted(ss.catalog.versions, key=version_key)
+        return versions[-2] if len(versions) > 1 else versions[-1]
 
-    return [mock.patch.object(RunActions, "_start_run", _start_run)]
+    def start_manual_run_on_a_stale_target(
+        ss: ScaleSet, started_by: str, reason: str
+    ) -> UpgradeRun:
+        if started_by != USER:
+            return start_run(ss, started_by, reason)
+        with mock.patch.object(orchestrator, "run_target", stale_target):
+            return start_run(ss, started_by, reason)
+
+    return replace(orchestrator, "start_run", start_manual_run_on_a_stale_target)
 
 
 @_mutant(
@@ -152,29 +145,27 @@ def _target_not_latest() -> list[AbstractContextManager[Any]]:
     "D3: a publication during a run moves the run's target to the new version",
 )
 def _target_changes_during_run() -> list[AbstractContextManager[Any]]:
-    publish = EnvironmentActions.publisher_publish_image
+    publish = publisher.publish_image
 
-    def publisher_publish_image(self: ScaleSet, ev: Any) -> None:
-        run = self.active_run
-        publish(self, ev)
+    def publish_image(ss: ScaleSet, ev: Any) -> None:
+        run = ss.active_run
+        publish(ss, ev)
         if run is not None and run.active:
             run.target = ev.version
 
-    return [
-        mock.patch.object(EnvironmentActions, "publisher_publish_image", publisher_publish_image)
-    ]
+    return replace(publisher, "publish_image", publish_image)
 
 
 # --------------------------------------------------------------------- I5
 @_mutant("data_disk_lost_on_reimage", "I5", "R3: an OS disk replacement drops a data disk")
 def _data_disk_lost_on_reimage() -> list[AbstractContextManager[Any]]:
-    reimage = InstanceActions._instance_begin_reimage
+    reimage = instances.begin_reimage
 
-    def _instance_begin_reimage(self: ScaleSet, inst: Any, target: str, run: object) -> None:
-        reimage(self, inst, target, run)
+    def begin_reimage(ss: ScaleSet, inst: Any, run: UpgradeRun) -> None:
+        reimage(ss, inst, run)
         inst.data_disks = inst.data_disks[:-1]
 
-    return [mock.patch.object(InstanceActions, "_instance_begin_reimage", _instance_begin_reimage)]
+    return replace(instances, "begin_reimage", begin_reimage)
 
 
 # --------------------------------------------------------------------- I6
@@ -184,16 +175,16 @@ def _data_disk_lost_on_reimage() -> list[AbstractContextManager[Any]]:
     "R6: with a probe, an instance is done when its extensions finish (no health wait)",
 )
 def _health_wait_skipped() -> list[AbstractContextManager[Any]]:
-    def _run_instance_provisioned(self: ScaleSet, inst: Any, ok: bool) -> None:
+    def member_provisioned(ss: ScaleSet, inst: Any, ok: bool) -> None:
         run = inst.batch_run
         inst.extensions_finished()
         if not ok:
-            self._run_instance_done(run, inst, FAILED, provisioning_failed=True)
+            orchestrator.member_done(ss, run, inst, Status.FAILED, provisioning_failed=True)
             return
-        healthy = self.is_healthy(inst)
-        self._run_instance_done(run, inst, SUCCESSFUL if healthy else FAILED, healthy=healthy)
+        status = Status.SUCCESSFUL if ss.is_healthy(inst) else Status.FAILED
+        orchestrator.member_done(ss, run, inst, status)
 
-    return [mock.patch.object(RunActions, "_run_instance_provisioned", _run_instance_provisioned)]
+    return replace(orchestrator, "member_provisioned", member_provisioned)
 
 
 # --------------------------------------------------------------------- I7
@@ -203,16 +194,16 @@ def _health_wait_skipped() -> list[AbstractContextManager[Any]]:
     "R1, D4: a publication starts a Platform run while automatic upgrades are off",
 )
 def _platform_run_after_opt_out() -> list[AbstractContextManager[Any]]:
-    may_start = RunActions.may_start_platform_run
+    allowed = orchestrator.platform_run_allowed
 
-    def may_start_platform_run(self: ScaleSet) -> bool:
-        enabled, self.auto_enabled = self.auto_enabled, True
+    def platform_run_allowed(ss: ScaleSet, trigger: Any) -> bool:
+        enabled, ss.auto_enabled = ss.auto_enabled, True
         try:
-            return may_start(self)
+            return allowed(ss, trigger)
         finally:
-            self.auto_enabled = enabled
+            ss.auto_enabled = enabled
 
-    return [mock.patch.object(RunActions, "may_start_platform_run", may_start_platform_run)]
+    return replace(orchestrator, "platform_run_allowed", platform_run_allowed)
 
 
 # --------------------------------------------------------------------- I8
@@ -256,14 +247,14 @@ def _history_not_capped() -> list[AbstractContextManager[Any]]:
     "D7, R8: a cancel ends the run at once, in the middle of its batch",
 )
 def _run_stopped_mid_batch() -> list[AbstractContextManager[Any]]:
-    def user_cancel_upgrade(self: ScaleSet, ev: Any) -> None:
-        run = self.active_run
+    def cancel_upgrade(ss: ScaleSet, ev: Any) -> None:
+        run = ss.active_run
         if run is None:
             raise Rejected("409: no run is active")
         run.cancel_requested = True
-        self._end_run(run, "cancel")
+        orchestrator.end_run(ss, run, "cancel")
 
-    return [mock.patch.object(EnvironmentActions, "user_cancel_upgrade", user_cancel_upgrade)]
+    return replace(user, "cancel_upgrade", cancel_upgrade)
 
 
 # --------------------------------------------------------------------- I12
@@ -273,32 +264,28 @@ def _run_stopped_mid_batch() -> list[AbstractContextManager[Any]]:
     "R15, D8: a deploy does not recover an instance whose provisioning had failed",
 )
 def _deploy_keeps_failed_instances() -> list[AbstractContextManager[Any]]:
-    begin = InstanceActions._instance_begin_model_update
-    done = InstanceActions._instance_extensions_done
+    begin = instances.begin_model_update
+    finished = instances.extensions_finished
     failed_at_deploy: weakref.WeakKeyDictionary[ScaleSet, set[int]] = weakref.WeakKeyDictionary()
 
-    def _instance_begin_model_update(self: ScaleSet, inst: Any) -> None:
-        if inst.provisioning_state == PROVISIONING_FAILED:
-            failed_at_deploy.setdefault(self, set()).add(inst.id)
-        begin(self, inst)
+    def begin_model_update(ss: ScaleSet, inst: Any) -> None:
+        if inst.provisioning_state == Provisioning.FAILED:
+            failed_at_deploy.setdefault(ss, set()).add(inst.id)
+        begin(ss, inst)
 
-    def _instance_extensions_done(self: ScaleSet, arg: tuple[Any, int]) -> bool:
+    def extensions_finished(ss: ScaleSet, arg: tuple[Any, int]) -> bool:
         inst, _ = arg
-        stuck = failed_at_deploy.get(self, set())
-        if inst.id not in stuck or inst.batch_run is not None or "provisioning_fails" in vars(self):
-            return done(self, arg)
+        stuck = failed_at_deploy.get(ss, set())
+        if inst.id not in stuck or inst.batch_run is not None:
+            return finished(ss, arg)
         stuck.discard(inst.id)
-        self.provisioning_fails = lambda at: True  # it fails again, whatever the token
-        try:
-            return done(self, arg)
-        finally:
-            del self.provisioning_fails
+        # It fails again, whatever the token.
+        with mock.patch.object(ScaleSet, "provisioning_fails", lambda self, at: True):
+            return finished(ss, arg)
 
     return [
-        mock.patch.object(
-            InstanceActions, "_instance_begin_model_update", _instance_begin_model_update
-        ),
-        mock.patch.object(InstanceActions, "_instance_extensions_done", _instance_extensions_done),
+        *replace(instances, "begin_model_update", begin_model_update),
+        *replace(instances, "extensions_finished", extensions_finished),
     ]
 
 
@@ -309,7 +296,7 @@ def _deploy_keeps_failed_instances() -> list[AbstractContextManager[Any]]:
     "R6: an upgraded instance is done only at the end of its health wait, even when healthy",
 )
 def _healthy_instances_wait() -> list[AbstractContextManager[Any]]:
-    return [mock.patch.object(RunActions, "_run_recheck", lambda self, inst: None)]
+    return replace(orchestrator, "recheck", lambda ss, inst: None)
 
 
 # --------------------------------------------------------------------- L2
@@ -319,6 +306,4 @@ def _healthy_instances_wait() -> list[AbstractContextManager[Any]]:
     "R6: the health deadline never fires, so an unhealthy instance holds its batch forever",
 )
 def _health_wait_never_runs_out() -> list[AbstractContextManager[Any]]:
-    return [
-        mock.patch.object(InstanceActions, "_instance_health_deadline", lambda self, arg: False)
-    ]
+    return replace(orchestrator, "health_deadline", lambda ss, arg: False)

@@ -14,7 +14,7 @@ import os
 import pytest
 from hypothesis import settings
 
-from properties.stateful import register_profiles
+from properties.campaign import register_profiles
 
 register_profiles()
 settings.load_profile("ci" if os.environ.get("CI") else "default")

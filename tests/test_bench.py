@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 
-from model.cli import main
-from properties import bench
+from vmss_spec import bench
+from vmss_spec.cli import main
 
 FLEET_KEYS = {"instances", "seconds", "seconds_with_invariants", "peak_mb", "steps_per_second"}
 

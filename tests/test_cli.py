@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from model.cli import main
-from model.instance import INSTANCE_STATES, INSTANCE_TRANSITIONS
-from model.run import RUN_STATES, RUN_TRANSITIONS, RunActions
+from model.actors import orchestrator
+from model.lifecycles import INSTANCE_STATES, INSTANCE_TRANSITIONS, RUN_STATES, RUN_TRANSITIONS
+from vmss_spec.cli import main
 
 # The spec's example: 10 instances with a probe, a publication at 100. Batches of
 # cap(10) = 2 take 120 + 60 + 30 = 210 s: 100..310, ..., 940..1150.
@@ -232,7 +232,7 @@ def test_replay_exit_1_on_violation(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A broken model: batches of N instead of cap(N) = max(1, floor(N x 20 / 100)).
-    monkeypatch.setattr(RunActions, "batch_cap", lambda self, n: n)
+    monkeypatch.setattr(orchestrator, "batch_cap", lambda ss, n: n)
     path = write(tmp_path, EXAMPLE)
     status, out, _ = run_cli(["replay", str(path), "--json"], capsys)
     assert status == 1
@@ -314,12 +314,11 @@ def test_replay_reports_a_model_crash_as_a_violation_not_a_traceback(
 ) -> None:
     """A crash of the model (a bug, as the property machine saves them) replays to
     a `crash: ...` violation with exit 1, never a traceback."""
-    from model.run import RunActions
 
-    def broken(self, run, n):
+    def broken(ss, run, n):
         raise KeyError("no batch")
 
-    monkeypatch.setattr(RunActions, "_choose_batch", broken)
+    monkeypatch.setattr(orchestrator, "choose_batch", broken)
     path = tmp_path / "t.json"
     path.write_text(
         json.dumps(

@@ -27,14 +27,10 @@ from model import (
     StartUpgrade,
     UpdateModel,
 )
+from model.actors import orchestrator
 from model.clock import INSTANCE_STEP, RUN_STEP, Clock
 from model.history import history_view
-from model.run import (
-    BEFORE_ROLLING_UPGRADE,
-    IN_ROLLING_UPGRADE,
-    PROVISIONING_ERROR,
-    UPGRADED_UNHEALTHY,
-)
+from model.run import ErrorCode
 from model.trace import converter
 from tests.support import PROBE, UBUNTU, batches, make, play
 
@@ -52,13 +48,22 @@ def summary(run) -> tuple[str, int | None, str | None]:
 def test_d1_batch_cap_formula() -> None:
     ss = make()
     # max(1, floor(N x 20 / 100))
-    assert [ss.batch_cap(n) for n in (1, 4, 5, 9, 10, 14, 15, 100)] == [1, 1, 1, 1, 2, 2, 3, 20]
+    assert [orchestrator.batch_cap(ss, n) for n in (1, 4, 5, 9, 10, 14, 15, 100)] == [
+        1,
+        1,
+        1,
+        1,
+        2,
+        2,
+        3,
+        20,
+    ]
 
 
 def test_d1_unhealthy_limit_floor() -> None:
     # 4 instances: limit floor(0.8) = 0, one down blocks the run.
     four = play(make(4), [OutageStart(50, (3,)), PublishImage(100, "1.0.1")], until=100)
-    assert summary(four.runs[0]) == ("Faulted", 100, BEFORE_ROLLING_UPGRADE)
+    assert summary(four.runs[0]) == ("Faulted", 100, ErrorCode.BEFORE_ROLLING_UPGRADE)
     assert four.runs[0].checks[0].limit == 0
     # 5 instances: limit floor(1.0) = 1, one down is allowed.
     five = play(make(5), [OutageStart(50, (4,)), PublishImage(100, "1.0.1")], until=100)
@@ -164,7 +169,7 @@ def test_d4_stopped_run_not_retried_until_a_trigger() -> None:
         make(), [OutageStart(50, (7, 8, 9)), PublishImage(100, "1.0.1"), OutageEnd(200, (7, 8, 9))]
     )
     play(ss, [], until=5000)
-    assert [summary(r) for r in ss.runs] == [("Faulted", 100, BEFORE_ROLLING_UPGRADE)]
+    assert [summary(r) for r in ss.runs] == [("Faulted", 100, ErrorCode.BEFORE_ROLLING_UPGRADE)]
     # Opting in again while already on is no trigger; a user start is.
     play(ss, [SetAutomaticUpgrade(5000, True), StartUpgrade(5100)])
     assert [(r.started_by, r.start) for r in ss.runs[1:]] == [("User", 5100)]
@@ -204,10 +209,10 @@ def test_d4_manual_start_refused_only_for_v1_to_v3() -> None:
 # ----------------------------------------------------------------------- D5
 def test_d5_error_codes() -> None:
     before = play(make(), [OutageStart(50, (7, 8, 9)), PublishImage(100, "1.0.1")], until=100)
-    assert summary(before.runs[0]) == ("Faulted", 100, BEFORE_ROLLING_UPGRADE)
+    assert summary(before.runs[0]) == ("Faulted", 100, ErrorCode.BEFORE_ROLLING_UPGRADE)
     # Three down during batch 1 (100..280): the check at 280 fails.
     during = play(make(), [PublishImage(100, "1.0.1"), OutageStart(150, (7, 8, 9))], until=280)
-    assert summary(during.runs[0]) == ("Faulted", 280, IN_ROLLING_UPGRADE)
+    assert summary(during.runs[0]) == ("Faulted", 280, ErrorCode.IN_ROLLING_UPGRADE)
     # Broken image with a probe: both of batch 1 fail at 280 + 300 = 580;
     # 2 failed > floor(2 x 0 / 100) = 0.
     upgraded = play(
@@ -215,7 +220,7 @@ def test_d5_error_codes() -> None:
         [PublishImage(100, "1.0.1", app_healthy=False)],
         until=580,
     )
-    assert summary(upgraded.runs[0]) == ("Faulted", 580, UPGRADED_UNHEALTHY)
+    assert summary(upgraded.runs[0]) == ("Faulted", 580, ErrorCode.UPGRADED_UNHEALTHY)
     cancelled = play(make(), [PublishImage(100, "1.0.1"), CancelUpgrade(150)], until=280)
     assert summary(cancelled.runs[0]) == ("Cancelled", 280, None)
 
@@ -235,7 +240,7 @@ def test_d5_upgraded_unhealthy_limit_is_floor() -> None:
         events,
         until=580,
     )
-    assert summary(at_49.runs[0]) == ("Faulted", 580, UPGRADED_UNHEALTHY)
+    assert summary(at_49.runs[0]) == ("Faulted", 580, ErrorCode.UPGRADED_UNHEALTHY)
 
 
 # ----------------------------------------------------------------------- D6
@@ -248,7 +253,7 @@ def test_d6_provisioning_failure_faults_whatever_percentages() -> None:
         [PublishImage(100, "1.0.1"), ExpireCredential(150, "sas")],
         until=5000,
     )
-    assert summary(ss.runs[0]) == ("Faulted", 280, PROVISIONING_ERROR)
+    assert summary(ss.runs[0]) == ("Faulted", 280, ErrorCode.PROVISIONING)
     assert len(ss.runs[0].batches) == 1
 
 
@@ -259,7 +264,7 @@ def test_d6_failure_with_probe_ends_batch_without_health_wait() -> None:
         [PublishImage(100, "1.0.1"), ExpireCredential(150, "sas")],
         until=280,
     )
-    assert summary(ss.runs[0]) == ("Faulted", 280, PROVISIONING_ERROR)
+    assert summary(ss.runs[0]) == ("Faulted", 280, ErrorCode.PROVISIONING)
 
 
 # ----------------------------------------------------------------------- D7
@@ -363,7 +368,7 @@ def test_d7a_provisioning_failure_decides_before_completion() -> None:
         [PublishImage(100, "1.0.1"), ExpireCredential(150, "sas")],
         until=280,
     )
-    assert summary(ss.runs[0]) == ("Faulted", 280, PROVISIONING_ERROR)
+    assert summary(ss.runs[0]) == ("Faulted", 280, ErrorCode.PROVISIONING)
 
 
 def test_d7a_provisioning_failure_decides_before_upgraded_limit() -> None:
@@ -372,7 +377,7 @@ def test_d7a_provisioning_failure_decides_before_upgraded_limit() -> None:
         [PublishImage(100, "1.0.1"), ExpireCredential(150, "sas")],
         until=280,
     )
-    assert summary(ss.runs[0]) == ("Faulted", 280, PROVISIONING_ERROR)
+    assert summary(ss.runs[0]) == ("Faulted", 280, ErrorCode.PROVISIONING)
 
 
 def test_d7a_upgraded_limit_decides_before_completion() -> None:
@@ -388,7 +393,7 @@ def test_d7a_upgraded_limit_decides_before_completion() -> None:
         [PublishImage(100, "1.0.1", app_healthy=False)],
         until=580,
     )
-    assert summary(ss.runs[0]) == ("Faulted", 580, UPGRADED_UNHEALTHY)
+    assert summary(ss.runs[0]) == ("Faulted", 580, ErrorCode.UPGRADED_UNHEALTHY)
 
 
 def test_d7a_upgraded_limit_decides_before_cancel() -> None:
@@ -397,7 +402,7 @@ def test_d7a_upgraded_limit_decides_before_cancel() -> None:
         [PublishImage(100, "1.0.1", app_healthy=False), CancelUpgrade(150)],
         until=580,
     )
-    assert summary(ss.runs[0]) == ("Faulted", 580, UPGRADED_UNHEALTHY)
+    assert summary(ss.runs[0]) == ("Faulted", 580, ErrorCode.UPGRADED_UNHEALTHY)
 
 
 def test_d7a_completion_decides_before_cancel_and_opt_out() -> None:
@@ -438,7 +443,7 @@ def test_d7a_pre_batch_check_after_the_pause() -> None:
         until=2000,
     )
     assert batches(ss.runs[0]) == [([0, 1], 100, 280), ([2, 3], 880, 1060)]
-    assert summary(ss.runs[0]) == ("Faulted", 1660, IN_ROLLING_UPGRADE)
+    assert summary(ss.runs[0]) == ("Faulted", 1660, ErrorCode.IN_ROLLING_UPGRADE)
 
 
 # ----------------------------------------------------------------------- D8
@@ -682,7 +687,7 @@ def test_d12_expiry_event_at_extension_end_comes_after() -> None:
     assert same.runs[0].code == "RollingForward"
     # Batch 2 (280..460) then fails: Faulted at 460.
     same.advance(460)
-    assert summary(same.runs[0]) == ("Faulted", 460, PROVISIONING_ERROR)
+    assert summary(same.runs[0]) == ("Faulted", 460, ErrorCode.PROVISIONING)
 
 
 def test_d12_reaction_happens_at_the_event_time() -> None:
@@ -717,7 +722,7 @@ def test_d14_broken_image_never_reports_healthy() -> None:
     # Batch 1 fails at 580, batch 2 (580..1060) fails too; 4 unhealthy > 2 at 1060.
     run = ss.runs[0]
     assert batches(run) == [([0, 1], 100, 580), ([2, 3], 580, 1060)]
-    assert summary(run) == ("Faulted", 1060, IN_ROLLING_UPGRADE)
+    assert summary(run) == ("Faulted", 1060, ErrorCode.IN_ROLLING_UPGRADE)
 
 
 def test_d14_app_health_answer_overrides_broken_image() -> None:

@@ -25,9 +25,10 @@ import attrs
 import pytest
 
 import model
-from model.cli import main as cli_main
 from model.replay import Replay
 from model.trace import TraceError, result_to_json
+from vmss_spec.cli import main as cli_main
+from vmss_spec.replay import replay
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -45,7 +46,7 @@ EXAMPLE_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\.json")  # lowercase-hyphen
 # --------------------------------------------------------------------------- helpers
 def play(name: str) -> Replay:
     """Replay examples/<name>; every example replays clean: no violation, exit 0."""
-    rep = model.replay(model.load_trace(EXAMPLES / name))
+    rep = replay(model.load_trace(EXAMPLES / name))
     assert rep.result.violations == []
     assert rep.exit_status == 0
     return rep
@@ -56,7 +57,7 @@ def play_prefix(name: str, until: int) -> Replay:
     (to look at the scale set in the middle of the example)."""
     trace = model.load_trace(EXAMPLES / name)
     events = tuple(ev for ev in trace.events if ev.at <= until)
-    rep = model.replay(attrs.evolve(trace, events=events, until=until))
+    rep = replay(attrs.evolve(trace, events=events, until=until))
     assert rep.result.violations == []
     assert rep.exit_status == 0
     assert rep.result.time == until
@@ -1056,7 +1057,7 @@ def test_examples_are_deterministic_and_top_level_compatible(path: Path) -> None
     """Replaying an example twice gives byte-identical result JSON; its top level
     holds only the section 7 trace fields; it replays clean (exit 0)."""
     assert set(json.loads(path.read_text(encoding="utf-8"))) <= TRACE_FIELDS
-    first = model.replay(model.load_trace(path))
-    second = model.replay(model.load_trace(path))
+    first = replay(model.load_trace(path))
+    second = replay(model.load_trace(path))
     assert result_to_json(first.result) == result_to_json(second.result)
     assert first.exit_status == 0 and first.result.violations == []

@@ -24,11 +24,11 @@ from model import (
     SetAutomaticUpgrade,
     StartUpgrade,
     parse_trace,
-    replay,
 )
-from model.environment import Deploy
-from model.run import Batch, Check, Outcome, UpgradeRun
+from model.actors.deploy import Deploy
+from model.run import Batch, Check, MemberOutcome, UpgradeRun
 from properties import invariants as inv
+from vmss_spec.replay import replay
 
 UBUNTU = ImageReference("Canonical", "UbuntuServer", "18.04-LTS", "latest")
 PROBE = HealthProbe("load_balancer")
@@ -55,8 +55,6 @@ def batch(number: int, instances: list[int], start: int, end: int | None = None)
         instances=instances,
         start=start,
         instance_count=n,
-        unhealthy=0,
-        limit=2,
         cap=2,
         end=end,
     )
@@ -204,8 +202,8 @@ def test_i2_batch_started_over_the_unhealthy_limit_detected() -> None:
 def test_i3_batch_after_provisioning_failure_detected() -> None:
     first = batch(1, [0, 1], 100, end=280)
     first.outcomes = {
-        0: Outcome("failed", 280, provisioning_failed=True),
-        1: Outcome("successful", 280),
+        0: MemberOutcome("failed", 280, provisioning_failed=True),
+        1: MemberOutcome("successful", 280),
     }
     second = batch(2, [2, 3], 280)
     run = run_with([first, second])
@@ -216,7 +214,7 @@ def test_i3_batch_after_provisioning_failure_detected() -> None:
 
 def test_i3_batch_after_upgraded_limit_detected() -> None:
     first = batch(1, [0, 1], 100, end=580)
-    first.outcomes = {0: Outcome("failed", 580), 1: Outcome("successful", 310)}
+    first.outcomes = {0: MemberOutcome("failed", 580), 1: MemberOutcome("successful", 310)}
     second = batch(2, [2, 3], 580)
     run = run_with([first, second])
     # 1 failed of 2: limit floor(2 x 49 / 100) = 0 is exceeded; floor(2 x 50 / 100) = 1 is not.
@@ -299,7 +297,7 @@ def test_i6_outcome_counted_before_the_wait_detected() -> None:
     run = ss.runs[0]
     inst = ss.instances[0]
     assert not ss.is_healthy(inst)
-    run.batches[-1].outcomes[0] = Outcome("successful", 290, provisioned_at=280)
+    run.batches[-1].outcomes[0] = MemberOutcome("successful", 290)
     assert inv.waited_for_health(ss, run, inst) == [
         "instance 0 counted successful in run 1 batch 1 at 290, unhealthy after waiting 10s of 300s"
     ]
@@ -365,8 +363,8 @@ def test_i8_provisioned_with_expired_credential_detected() -> None:
 
 def test_i8_failures_in_two_batches_detected() -> None:
     first, second = batch(1, [0, 1], 100, end=280), batch(2, [2, 3], 280, end=460)
-    first.outcomes = {0: Outcome("failed", 280, provisioning_failed=True)}
-    second.outcomes = {2: Outcome("failed", 460, provisioning_failed=True)}
+    first.outcomes = {0: MemberOutcome("failed", 280, provisioning_failed=True)}
+    second.outcomes = {2: MemberOutcome("failed", 460, provisioning_failed=True)}
     assert inv.credential_failures_in_one_batch(run_with([first, second])) == [
         "run 1 has provisioning failures in batches [1, 2]"
     ]
@@ -499,9 +497,9 @@ def test_l2_run_that_does_not_move_on_detected() -> None:
 
 def test_checker_reports_a_broken_model(monkeypatch: pytest.MonkeyPatch) -> None:
     # The checker attached by replay turns a broken model into violations (I1).
-    from model.run import RunActions
+    from model.actors import orchestrator
 
-    monkeypatch.setattr(RunActions, "batch_cap", lambda self, n: n)
+    monkeypatch.setattr(orchestrator, "batch_cap", lambda ss, n: n)
     rep = replay(parse_trace(copy.deepcopy(NORMAL["example-with-probe"])))
     i1 = [v for v in rep.result.violations if v.invariant == "I1"]
     assert [(v.at, v.message) for v in i1] == [

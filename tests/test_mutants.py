@@ -12,11 +12,14 @@ import json
 
 import pytest
 
-from model.cli import main
-from model.run import Batch, RunActions
-from properties.counterexample import first_violation
+from model import steps
+from model.actors import instances, orchestrator, publisher, user
+from model.run import Batch, UpgradeRun
+from model.scaleset import ScaleSet
+from properties.campaign import run_campaign
 from properties.mutants import MUTANTS
-from properties.verify import run_campaign
+from vmss_spec.cli import main
+from vmss_spec.replay import first_violation
 
 SEED = 0
 
@@ -123,7 +126,18 @@ def test_mutants_cover_the_issue_list_and_every_property() -> None:
 @pytest.mark.parametrize("name", sorted(MUTANTS))
 def test_mutant_patch_is_undone_after_its_block(name: str) -> None:
     """A mutant lives only inside its ``with`` block: the model is restored."""
-    before = (RunActions.__dict__.copy(), Batch.__dict__.copy())
+    before = _model_snapshot()
     with MUTANTS[name].applied():
         pass
-    assert (RunActions.__dict__.copy(), Batch.__dict__.copy()) == before
+    assert _model_snapshot() == before
+
+
+def _model_snapshot() -> tuple[object, ...]:
+    """What a mutant may patch: the actors' functions, the step table, the types."""
+    modules = (orchestrator, instances, publisher, user)
+    types = (Batch, UpgradeRun, ScaleSet)
+    return (
+        *(dict(vars(m)) for m in modules),
+        *(dict(vars(t)) for t in types),
+        [row.perform for row in steps.TABLE],
+    )

@@ -26,15 +26,19 @@ from model.config import (
     check_instance_count,
     check_policy,
 )
-from model.environment import AppHealth, OutageStart, PublishImage, StartUpgrade
-from model.replay import replay, result_of, run_trace
+from model.events import AppHealth, OutageStart, PublishImage, StartUpgrade
+from model.replay import run_trace
+from model.result import result_of
 from model.scaleset import ScaleSet
 from model.trace import Trace, load_trace_text, result_to_json, trace_to_json
+from properties.campaign import PROFILES, run_campaign
 from properties.checker import Checker
+from properties.coverage import SCENARIOS
+from properties.generation import scale_sets
 from properties.liveness import quiet_batch_bound, quiet_reasons, quiet_run_bound
+from properties.machine import UpgradeMachine
 from properties.mutants import MUTANTS
-from properties.stateful import PROFILES, SCENARIOS, UpgradeMachine, scale_sets
-from properties.verify import run_campaign
+from vmss_spec.replay import replay
 
 UBUNTU = ImageReference("Canonical", "UbuntuServer", "18.04-LTS", "latest")
 PROBE = HealthProbe("load_balancer")
@@ -121,6 +125,7 @@ def test_l1_quiet_run_completes_within_its_bound() -> None:
     100 + 5 x 210 = 1150, Completed, every instance on the target."""
     ss = ScaleSet(_quiet_set())
     checker = Checker(ss)
+    ss.subscribe(checker)
     ss.apply(PublishImage(100, "1.0.1"))
     assert 1 in checker.liveness.quiet
     assert quiet_batch_bound(ss) == 210
@@ -139,6 +144,7 @@ def test_l1_an_outage_before_the_run_makes_it_not_quiet() -> None:
     so L1 promises nothing (here the run still completes)."""
     ss = ScaleSet(_quiet_set())
     checker = Checker(ss)
+    ss.subscribe(checker)
     ss.apply(OutageStart(50, (9,)))
     ss.apply(PublishImage(100, "1.0.1"))
     assert checker.liveness.quiet_started == 0
@@ -154,6 +160,7 @@ def test_l1_not_quiet_when_the_application_starts_after_the_health_wait() -> Non
     )
     ss = ScaleSet(_quiet_set(timings=timings))
     checker = Checker(ss)
+    ss.subscribe(checker)
     ss.apply(PublishImage(100, "1.0.1"))
     assert checker.liveness.quiet_started == 0
     ss.advance(5000)
@@ -198,6 +205,7 @@ def test_l2_reported_once_per_stalled_batch() -> None:
     ss = ScaleSet(_quiet_set(instances=2))
     with MUTANTS["health_wait_never_runs_out"].applied():
         checker = Checker(ss)
+        ss.subscribe(checker)
         ss.apply(PublishImage(100, "1.0.1", app_healthy=False))
         ss.advance(900)
         ss.apply(AppHealth(900, (1,), False))
@@ -248,7 +256,7 @@ def test_r14_counterexample_scale_set_keeps_its_credentials(tmp_path) -> None:
         credentials={"sas": CredentialConfig(expires_at=0)},
     )
     trace = Trace(scale_set=config, events=(PublishImage(5, "1.0.1"),), until=400)
-    ss = run_trace(load_trace_text(trace_to_json(trace)))
+    ss = run_trace(load_trace_text(trace_to_json(trace))).scale_set
     assert ss.runs[0].error[0] == "VMExtensionProvisioningError"
 
 

@@ -20,12 +20,12 @@ from model import (
     TraceError,
     load_trace,
     parse_trace,
-    replay,
     run_trace,
     trace_to_json,
 )
-from model.cli import main
 from model.trace import load_trace_text, trace_to_dict
+from vmss_spec.cli import main
+from vmss_spec.replay import replay
 
 IMAGE = {"publisher": "Canonical", "offer": "UbuntuServer", "sku": "18.04-LTS", "version": "latest"}
 MINIMAL: dict[str, Any] = {

@@ -1,4 +1,4 @@
-"""``vmss-spec verify`` (properties/verify.py): the campaign, its table, its
+"""``vmss-spec verify`` (vmss_spec/verify.py): the campaign, its table, its
 exit status (0 every property held, 1 a counterexample, 2 bad arguments),
 its progress output and its example database."""
 
@@ -10,11 +10,12 @@ import sys
 
 import pytest
 
-from model.cli import main
-from properties import verify
+from properties.campaign import PROFILES
+from properties.coverage import SCENARIOS
 from properties.invariants import INVARIANTS
 from properties.mutants import MUTANTS
-from properties.stateful import PROFILES, SCENARIOS
+from vmss_spec import verify
+from vmss_spec.cli import main
 
 
 def test_section6_verify_ci_profile_holds_and_prints_the_table(tmp_path, capsys) -> None:
@@ -126,13 +127,13 @@ def test_section7_verify_out_not_a_directory_exit_2(tmp_path, capsys) -> None:
 
 
 def test_section7_verify_command_line_entry_point(tmp_path) -> None:
-    """The installed command runs: ``python -m model.cli verify`` exits 0 on a
+    """The installed command runs: ``python -m vmss_spec.cli verify`` exits 0 on a
     tiny ci campaign and prints the table on stdout."""
     proc = subprocess.run(
         [
             sys.executable,
             "-m",
-            "model.cli",
+            "vmss_spec.cli",
             "verify",
             "--profile",
             "ci",

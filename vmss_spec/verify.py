@@ -1,6 +1,6 @@
 """``vmss-spec verify``: the property campaign (SPEC section 6).
 
-Runs the Hypothesis state machine of properties/stateful.py under a settings
+Runs the Hypothesis state machine of properties/machine.py under a settings
 profile (``ci``, ``default`` or ``thorough``), prints progress to stderr
 while it runs, and ends with a table: each invariant and progress property
 with how many times it was evaluated, the examples and steps run, each
@@ -17,138 +17,26 @@ the campaign could not run), 2 bad arguments.
 from __future__ import annotations
 
 import argparse
-import random
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-import attrs
-from hypothesis import seed as hypothesis_seed
-from hypothesis import settings
-from hypothesis.database import DirectoryBasedExampleDatabase
-from hypothesis.reporting import with_reporter
-from hypothesis.stateful import run_state_machine_as_test
-
-from properties.counterexample import first_violation
-from properties.stateful import (
-    CHECKED,
-    EXTRA_SCENARIOS,
+from properties.campaign import (
+    DEFAULT_OUT,
     PROFILES,
-    SCENARIOS,
     Campaign,
+    CampaignResult,
     Counterexample,
-    UpgradeMachine,
-    campaign,
+    run_campaign,
 )
+from properties.coverage import EXTRA_SCENARIOS, SCENARIOS
+from properties.invariants import INVARIANTS
+from vmss_spec.replay import first_violation
 
-DEFAULT_OUT = Path(".hypothesis") / "verify"
 #: seconds between progress lines
 PROGRESS_EVERY = 2.0
-
-
-@attrs.define(eq=False)
-class Outcome:
-    """A finished campaign: its parameters, its counts and what failed."""
-
-    profile: str
-    seed: int
-    max_examples: int
-    steps: int
-    out_dir: Path | None
-    campaign: Campaign
-    elapsed: float
-    #: the exception Hypothesis raised, if a property failed or the run broke
-    error: BaseException | None = None
-    #: what Hypothesis reported (the shrunk steps of each failing example)
-    report: list[str] = attrs.field(factory=list)
-
-    @property
-    def counterexamples(self) -> list[Counterexample]:
-        return self.campaign.counterexamples
-
-    @property
-    def held(self) -> bool:
-        return self.error is None and not self.counterexamples
-
-
-def settings_for(
-    profile: str,
-    *,
-    max_examples: int | None = None,
-    steps: int | None = None,
-    database: Path | None = None,
-) -> settings:
-    """The profile's settings, with the campaign's overrides. A campaign is
-    seeded, so it is never derandomized; the database is the one given."""
-    base = settings.get_profile(profile)
-    return settings(
-        base,
-        max_examples=max_examples or base.max_examples,
-        stateful_step_count=steps or base.stateful_step_count,
-        derandomize=False,
-        database=DirectoryBasedExampleDatabase(database) if database is not None else None,
-    )
-
-
-def run_campaign(
-    profile: str = "ci",
-    *,
-    seed: int | None = None,
-    max_examples: int | None = None,
-    steps: int | None = None,
-    out_dir: str | Path | None = DEFAULT_OUT,
-    database: bool = True,
-    progress: Callable[[Campaign], None] | None = None,
-) -> Outcome:
-    """Run the state machine under ``profile``; counterexamples are saved under
-    ``out_dir`` (and the example database in ``out_dir/examples`` when
-    ``database``). The seed defaults to 0 for ``ci`` (deterministic) and to a
-    random one otherwise (reported, so the run can be repeated)."""
-    if seed is None:
-        seed = 0 if profile == "ci" else random.SystemRandom().randrange(2**32)
-    out = Path(out_dir) if out_dir is not None else None
-    chosen = settings_for(
-        profile,
-        max_examples=max_examples,
-        steps=steps,
-        database=out / "examples" if out is not None and database else None,
-    )
-
-    def upgrade_machine() -> UpgradeMachine:
-        return UpgradeMachine()
-
-    report: list[str] = []
-    started = time.monotonic()
-    error: BaseException | None = None
-    with campaign(out if out is not None else DEFAULT_OUT, progress) as stats:
-        try:
-            with with_reporter(report.append):
-                run_state_machine_as_test(hypothesis_seed(seed)(upgrade_machine), settings=chosen)
-        except Exception as exc:  # a property failed (or an ExceptionGroup of several)
-            error = exc
-            report += _notes(exc)
-    return Outcome(
-        profile=profile,
-        seed=seed,
-        max_examples=chosen.max_examples,
-        steps=chosen.stateful_step_count,
-        out_dir=out,
-        campaign=stats,
-        elapsed=time.monotonic() - started,
-        error=error,
-        report=report,
-    )
-
-
-def _notes(exc: BaseException) -> list[str]:
-    """Hypothesis' account of each failing example (the shrunk steps), which it
-    attaches to the exception it raises (one per failure in a group)."""
-    notes = list(getattr(exc, "__notes__", []))
-    for inner in getattr(exc, "exceptions", ()):
-        notes += _notes(inner)
-    return notes
 
 
 def replays_same(ce: Counterexample) -> str:
@@ -196,7 +84,7 @@ def _table(headers: tuple[str, ...], rows: list[tuple[object, ...]]) -> list[str
     return lines
 
 
-def format_report(outcome: Outcome) -> str:
+def format_report(outcome: CampaignResult) -> str:
     """The final table of a campaign."""
     stats = outcome.campaign
     failed = {ce.invariant for ce in outcome.counterexamples}
@@ -215,7 +103,7 @@ def format_report(outcome: Outcome) -> str:
                 stats.evaluations[name],
                 "VIOLATED" if name in failed else "held",
             )
-            for name, title in CHECKED.items()
+            for name, title in INVARIANTS.items()
         ],
     )
     lines += [

@@ -17,8 +17,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from model.replay import format_timeline, replay
     from model.trace import TraceError, load_trace, result_to_json
+    from vmss_spec.replay import replay
 
     try:
         trace = load_trace(args.trace)
@@ -26,7 +26,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         print(f"vmss-spec replay: {exc}", file=sys.stderr)
         return 2
     rep = replay(trace)
-    out = result_to_json(rep.result) if args.json else format_timeline(rep)
+    out = result_to_json(rep.result) if args.json else rep.text()
     sys.stdout.write(out)
     return rep.exit_status
 
@@ -39,7 +39,7 @@ def _cmd_diagram(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from properties.verify import main as verify
+    from vmss_spec.verify import main as verify
 
     return verify(args)
 
@@ -47,7 +47,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     import json
 
-    from properties.bench import format_bench, run_bench
+    from vmss_spec.bench import format_bench, run_bench
 
     figures = run_bench(quick=args.quick)
     sys.stdout.write(json.dumps(figures) + "\n" if args.json else format_bench(figures))
@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the property campaign: Hypothesis generates histories and checks "
         "I1-I12, L1 and L2 after every step; failures are saved as trace files.",
     )
-    from properties.verify import add_arguments
+    from vmss_spec.verify import add_arguments
 
     add_arguments(p)
     p.set_defaults(func=_cmd_verify)

@@ -21,8 +21,9 @@ import tracemalloc
 from typing import Any
 
 from model.config import HealthProbe, ImageReference, ScaleSetConfig
-from model.environment import PublishImage
+from model.events import PublishImage
 from model.scaleset import ScaleSet
+from properties.checker import Checker
 
 FLEET_SIZES = (100, 1000, 10000)
 
@@ -41,14 +42,13 @@ def upgrade_fleet(instances: int, *, check: bool) -> tuple[float, int]:
     """One complete automatic upgrade; returns (wall seconds, internal steps)."""
     config = fleet_config(instances)
     start = time.perf_counter()
-    ss = ScaleSet(config, log=False)
+    ss = ScaleSet(config)
     checker = None
     if check:
-        from properties.checker import Checker
-
         checker = Checker(ss)
+        ss.subscribe(checker)
     ss.apply(PublishImage(at=0, version="1.0.1"))
-    ss.settle(10**9)
+    ss.run_until_idle(10**9)
     seconds = time.perf_counter() - start
     run = ss.runs[-1]
     if run.code != "Completed" or (checker is not None and checker.violations):
@@ -137,7 +137,8 @@ def bench_stateful(examples: int = 200, steps: int = 50) -> dict[str, float]:
     """Steps per second of the property machine and of the engine's floor."""
     from hypothesis.stateful import run_state_machine_as_test
 
-    from properties import stateful
+    from properties.campaign import Campaign
+    from properties.machine import UpgradeMachine
 
     chosen = _stateful_settings(examples, steps)
     floor = floor_machine()
@@ -145,11 +146,11 @@ def bench_stateful(examples: int = 200, steps: int = 50) -> dict[str, float]:
     start = time.perf_counter()
     run_state_machine_as_test(floor, settings=chosen)
     floor_rate = floor.steps / (time.perf_counter() - start)
-    with stateful.campaign(out_dir=None) as stats:
-        gc.collect()
-        start = time.perf_counter()
-        run_state_machine_as_test(stateful.UpgradeMachine, settings=chosen)
-        elapsed = time.perf_counter() - start
+    stats = Campaign(out_dir=None)
+    gc.collect()
+    start = time.perf_counter()
+    run_state_machine_as_test(UpgradeMachine.for_campaign(stats), settings=chosen)
+    elapsed = time.perf_counter() - start
     rate = stats.steps / elapsed
     return {
         "steps_per_second": round(rate),
@@ -167,8 +168,8 @@ def bench_variants(
     ``None`` when a seed's campaign did not find it."""
     import tempfile
 
+    from properties.campaign import run_campaign
     from properties.mutants import MUTANTS
-    from properties.verify import run_campaign
 
     rows = []
     for name in names or tuple(MUTANTS):

@@ -1,0 +1,32 @@
+"""Actor: time, which expires credentials (R14, D15).
+
+A credential token expires at its ``expires_at``; ``expire_credential``
+expires every token of that credential issued so far, now. Extension
+provisioning that finishes at or after the expiry of a token the model
+references fails (R14: ``ScaleSet.provisioning_fails``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from model.events import ExpireCredential, Rejected
+
+if TYPE_CHECKING:
+    from model.scaleset import ScaleSet
+
+
+def tokens_of(ss: ScaleSet, name: str) -> list[int]:
+    """The tokens (expiry times) of credential ``name``; refused if undeclared."""
+    if name not in ss.tokens:
+        raise Rejected(f"no such credential: {name}")
+    return ss.tokens[name]
+
+
+def expire_credential(ss: ScaleSet, ev: ExpireCredential) -> None:
+    """R14, D15: every token of the credential issued so far expires now."""
+    tokens = tokens_of(ss, ev.name)
+    now = ss.now
+    for k, expiry in enumerate(tokens):
+        tokens[k] = min(expiry, now)
+    ss.record("credential_expired", ev)

@@ -1,0 +1,345 @@
+"""Actor: the upgrade orchestrator, which runs and batches (R2, R4-R8,
+R12-R14, D1-D7a, D11, section 4).
+
+When a run starts (D4, R12), which instances a batch holds (D1, D2, R5,
+R13), the pre-batch health check (R4, R8, D5), the health wait of each
+batch member (R6, D10, section 4 automatic_rollback), the end of a batch
+(D7a) and the end of the pause between batches. The instance lifecycle
+(model/actors/instances.py) performs the operations the orchestrator starts
+and hands each member back when its phase ends.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import attrs
+
+from model.actors import instances
+from model.catalog import version_key
+from model.config import ENABLE, v_refusal
+from model.run import (
+    PLATFORM,
+    Batch,
+    Check,
+    Code,
+    ErrorCode,
+    MemberOutcome,
+    Status,
+    UpgradeRun,
+)
+
+if TYPE_CHECKING:
+    from model.actors.deploy import Deploy
+    from model.instance import Instance
+    from model.scaleset import ScaleSet
+
+
+# ---------------------------------------------------------------- when runs start (D4)
+@attrs.frozen
+class Trigger:
+    """D4: a moment at which a Platform run may start."""
+
+    #: "publication", "opt-in", "run completed" or "model deploy"
+    kind: str
+    #: the Completed run (kind "run completed")
+    run: UpgradeRun | None = None
+    #: the deploy that ended (kind "model deploy")
+    deploy: Deploy | None = None
+    #: whether automatic upgrades were on before (kind "opt-in")
+    was_enabled: bool = False
+
+    @property
+    def reason(self) -> str:
+        """How the timeline names it."""
+        if self.kind == "run completed":
+            assert self.run is not None
+            return f"after run {self.run.number}"
+        return self.kind
+
+
+def platform_run_allowed(ss: ScaleSet, trigger: Trigger) -> bool:
+    """D4: whether ``trigger`` starts a Platform run now (the one place D4 is
+    decided).
+
+    The trigger counts: a publication; opting in (enabling while off); the
+    end of a Completed run when a version newer than its target exists or an
+    instance outside its scope is below the latest (so a run whose instances
+    were all rolled back is not re-run at once); the successful end of a
+    model deploy. And the scale set allows it: automatic upgrades on, no V
+    error standing (D16), no run active, no model deploy in flight, and some
+    instance (not being created, D11) below the latest version."""
+    latest = version_key(ss.catalog.latest)
+    if trigger.kind == "opt-in" and trigger.was_enabled:
+        return False
+    if trigger.kind == "model deploy" and not (trigger.deploy and trigger.deploy.succeeded):
+        return False
+    if trigger.kind == "run completed":
+        run = trigger.run
+        assert run is not None
+        newer = latest > version_key(run.target)
+        if not newer and not any(
+            i not in run.scope
+            and not inst.being_created
+            and version_key(inst.image_version) < latest
+            for i, inst in ss.instances.items()
+        ):
+            return False
+    if not ss.auto_enabled or v_refusal(ss.v_errors, ENABLE) is not None:
+        return False
+    if ss.active_run is not None or ss.deploy is not None:
+        return False
+    return any(
+        not inst.being_created and version_key(inst.image_version) < latest
+        for inst in ss.instances.values()
+    )
+
+
+def start_platform_run(ss: ScaleSet, trigger: Trigger) -> UpgradeRun | None:
+    """R2, D4: at a trigger, a Platform run towards the latest version starts
+    if D4 allows it."""
+    if not platform_run_allowed(ss, trigger):
+        return None
+    return start_run(ss, PLATFORM, trigger.reason)
+
+
+def run_target(ss: ScaleSet) -> str:
+    """D3: a run's target is the latest version at the run's start."""
+    return ss.catalog.latest
+
+
+def start_run(ss: ScaleSet, started_by: str, reason: str) -> UpgradeRun:
+    """D3, D11: a run towards the target, fixed; its scope is the instances
+    below the target, not being created now. The first pre-batch check
+    happens at once."""
+    target = run_target(ss)
+    key = version_key(target)
+    run = UpgradeRun(
+        number=len(ss.runs) + 1,
+        started_by=started_by,
+        target=target,
+        start=ss.now,
+        scope={
+            i: Status.PENDING
+            for i, inst in ss.instances.items()
+            if not inst.being_created and version_key(inst.image_version) < key
+        },
+    )
+    ss.run_machine.add_model(run, initial="pre_check")
+    ss.runs.append(run)
+    ss.active_run = run
+    ss.record("run_started", run, reason)
+    pre_batch_check(ss, run)
+    return run
+
+
+# ---------------------------------------------------------------- before each batch
+def unhealthy_limit(ss: ScaleSet, n: int) -> int:
+    """D1: the unhealthy limit is floor(N x pct / 100); more than it stops."""
+    return n * ss.policy.max_unhealthy_instance_percent // 100
+
+
+def batch_cap(ss: ScaleSet, n: int) -> int:
+    """R5, D1: cap(N) = max(1, floor(N x pct / 100))."""
+    return max(1, n * ss.policy.max_batch_instance_percent // 100)
+
+
+def pre_batch_check(ss: ScaleSet, run: UpgradeRun) -> None:
+    """R4, R8, D1, D5: with nothing pending the run is Completed (D4: a User
+    run with an empty scope ends at once); with more than the limit of
+    instances unhealthy it ends Faulted; otherwise the next batch starts."""
+    if run.counts[Status.PENDING] == 0:
+        end_run(ss, run, "complete")
+        return
+    n = len(ss.instances)
+    unhealthy = ss.count_unhealthy()
+    limit = unhealthy_limit(ss, n)
+    run.checks.append(Check(ss.now, n, unhealthy, limit))
+    if unhealthy > limit:
+        code = ErrorCode.IN_ROLLING_UPGRADE if run.batches else ErrorCode.BEFORE_ROLLING_UPGRADE
+        pct = ss.policy.max_unhealthy_instance_percent
+        message = (
+            f"{unhealthy} of {n} instances are unhealthy, more than the limit of "
+            f"{limit} (max_unhealthy_instance_percent {pct})"
+        )
+        end_run(ss, run, "fault", (code, message))
+        return
+    start_batch(ss, run, n)
+
+
+def choose_batch(ss: ScaleSet, run: UpgradeRun, n: int) -> tuple[list[int], int, int | None]:
+    """D2, R5, R13: the next batch, its cap, and its update domain."""
+    pending = run.pending()
+    if ss.service_fabric is not None:
+        # R13: all pending instances of the lowest update domain that has any.
+        ud = min(ss.instances[i].update_domain for i in pending)
+        members = [i for i in pending if ss.instances[i].update_domain == ud]
+        return members, len(members), ud
+    cap = batch_cap(ss, n)
+    if ss.policy.prioritize_unhealthy_instances:
+        healthy = ss.is_healthy
+        pending.sort(key=lambda i: (healthy(ss.instances[i]), i))
+    return pending[:cap], cap, None
+
+
+def start_batch(ss: ScaleSet, run: UpgradeRun, n: int) -> None:
+    """R3, R5: every instance of the batch starts its OS disk replacement."""
+    members, cap, ud = choose_batch(ss, run, n)
+    batch = Batch(
+        number=len(run.batches) + 1,
+        instances=members,
+        start=ss.now,
+        instance_count=n,
+        cap=cap,
+        update_domain=ud,
+    )
+    run.batches.append(batch)
+    run.start_batch()
+    for i in members:
+        run.set_status(i, Status.IN_PROGRESS)
+    # Subscribers see the batch before its instances move (I2 counts them then).
+    ss.record("batch_started", run, batch)
+    for i in members:
+        instances.begin_reimage(ss, ss.instances[i], run)
+
+
+# ---------------------------------------------------------------- while a batch is in flight
+def member_provisioned(ss: ScaleSet, inst: Instance, ok: bool) -> None:
+    """R6, D6, D11: a batch member's extensions finished: a provisioning failure
+    is done (failed); without a probe health decides now (R7); with one the run
+    waits up to health_wait_seconds for it."""
+    run = inst.batch_run
+    if not ok:
+        inst.extensions_finished()
+        member_done(ss, run, inst, Status.FAILED, provisioning_failed=True)
+    elif ss.probe is None:
+        inst.extensions_finished()
+        member_done(ss, run, inst, Status.SUCCESSFUL if ss.is_healthy(inst) else Status.FAILED)
+    else:
+        inst.await_health()
+        ss.schedule_instance(inst, ss.timings.health_wait_seconds, "health_deadline", inst.op_token)
+        recheck(ss, inst)
+
+
+def recheck(ss: ScaleSet, inst: Instance) -> None:
+    """R6: an awaited instance that is healthy now is done, successful."""
+    if inst.state == "awaiting_health" and ss.is_healthy(inst):
+        inst.stop_waiting()
+        member_done(ss, inst.batch_run, inst, Status.SUCCESSFUL)
+
+
+def health_deadline(ss: ScaleSet, arg: tuple[Instance, int]) -> bool:
+    """R6, D10, D11: health_wait_seconds after its extensions finished, the wait
+    runs out; healthy at exactly the end counts as in time. Otherwise the
+    member failed, or (section 4 automatic_rollback) gets its previous disk back
+    first."""
+    inst, token = arg
+    if inst.op_token != token or inst.state != "awaiting_health":
+        return False
+    if ss.is_healthy(inst):
+        inst.stop_waiting()
+        member_done(ss, inst.batch_run, inst, Status.SUCCESSFUL)
+    elif ss.policy.automatic_rollback:
+        ss.record("rollback_started", inst)
+        instances.begin_rollback(ss, inst)
+    else:
+        inst.stop_waiting()
+        member_done(ss, inst.batch_run, inst, Status.FAILED)
+    return True
+
+
+def member_rolled_back(ss: ScaleSet, inst: Instance) -> None:
+    """Section 4, D11: a member is done once its rollback finished: failed and
+    rolled back."""
+    run = inst.batch_run
+    run.rolled_back += 1
+    member_done(ss, run, inst, Status.FAILED, rolled_back=True)
+
+
+def member_done(
+    ss: ScaleSet,
+    run: UpgradeRun,
+    inst: Instance,
+    status: str,
+    *,
+    provisioning_failed: bool = False,
+    rolled_back: bool = False,
+) -> None:
+    """D11: the instance is done in its batch; the last one ends the batch
+    (a run step at the same time, after the instance steps: D12)."""
+    batch = run.batches[-1]
+    batch.outcomes[inst.id] = MemberOutcome(status, ss.now, provisioning_failed, rolled_back)
+    run.set_status(inst.id, status)
+    inst.batch_run = None
+    ss.record("member_done", run, inst)
+    if len(batch.outcomes) == len(batch.instances):
+        ss.schedule_run(run, 0, "end_of_batch")
+
+
+# ---------------------------------------------------------------- after a batch
+def end_of_batch(ss: ScaleSet, run: UpgradeRun) -> bool:
+    """D7a: when a batch's last instance is done, the run decides in order:
+    a provisioning failure (D6); the upgraded-unhealthy limit (section 4);
+    nothing pending (Completed); cancel or opt-out (D7); else pause, then
+    the pre-batch check."""
+    batch = run.batches[-1]
+    batch.end = ss.now
+    ss.record("batch_ended", run, batch)
+    counts = run.counts
+    upgraded_pct = ss.policy.max_unhealthy_upgraded_instance_percent
+    failed, done = counts[Status.FAILED], counts[Status.SUCCESSFUL] + counts[Status.FAILED]
+    if batch.provisioning_failed:
+        bad = ", ".join(str(i) for i, o in sorted(batch.outcomes.items()) if o.provisioning_failed)
+        message = f"extension provisioning failed on instances {bad} in batch {batch.number}"
+        end_run(ss, run, "fault", (ErrorCode.PROVISIONING, message))
+    elif upgraded_pct is not None and failed > done * upgraded_pct // 100:
+        message = (
+            f"{failed} of {done} upgraded instances failed, more than the limit of "
+            f"{done * upgraded_pct // 100} "
+            f"(max_unhealthy_upgraded_instance_percent {upgraded_pct})"
+        )
+        end_run(ss, run, "fault", (ErrorCode.UPGRADED_UNHEALTHY, message))
+    elif counts[Status.PENDING] == 0:
+        end_run(ss, run, "complete")
+    elif not cancel_if_asked(ss, run, batch_ended=True):
+        run.pause()
+        ss.schedule_run(run, ss.pause_seconds, "end_of_pause")
+    return True
+
+
+def end_of_pause(ss: ScaleSet, run: UpgradeRun) -> bool:
+    """Section 4, R8: pause_time_between_batches has passed; the pre-batch
+    check comes next."""
+    if run.state != "pause":
+        return False  # cancelled during the pause
+    run.check()
+    pre_batch_check(ss, run)
+    return True
+
+
+def cancel_if_asked(ss: ScaleSet, run: UpgradeRun, *, batch_ended: bool = False) -> bool:
+    """D7: a cancel asked (it stands once asked), or automatic upgrades off for a
+    Platform run (judged now: opting in again before withdraws it), ends the
+    run Cancelled, never in the middle of a batch: at the end of the batch in
+    flight, or at once when none is. A User run is not affected by opt-out.
+    Returns whether the run ended."""
+    if not (run.cancel_requested or (run.started_by == PLATFORM and not ss.auto_enabled)):
+        return False
+    if not batch_ended and run.batch_in_flight is not None:
+        return False
+    end_run(ss, run, "cancel")
+    return True
+
+
+def end_run(
+    ss: ScaleSet, run: UpgradeRun, trigger: str, error: tuple[str, str] | None = None
+) -> None:
+    """The run ends Completed, Faulted (with its D5/D6 error) or Cancelled (D5:
+    error null). A Completed run's end may start the next Platform run (D4)."""
+    getattr(run, trigger)()
+    run.end = ss.now
+    run.error = error
+    ss.active_run = None
+    ss.record("run_ended", run)
+    if run.state == Code.COMPLETED:
+        start_platform_run(ss, Trigger("run completed", run=run))

@@ -1,0 +1,117 @@
+"""Actor: the user (R1, R12, R15, R18, D4, D7, D8, D9, D16).
+
+The user regenerates credentials, deploys the model, scales the set in and
+out, opts in and out of automatic upgrades, and starts and cancels runs by
+hand. Each action checks its guards first (a refusal raises ``Rejected``:
+the event is recorded under ``rejected`` and nothing changes), then acts.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from model.actors import deploy, instances, orchestrator
+from model.actors.expiry import tokens_of
+from model.config import ENABLE, MANUAL_START, check_instance_count, v_refusal
+from model.events import (
+    CancelUpgrade,
+    RegenerateCredential,
+    Rejected,
+    ScaleIn,
+    ScaleOut,
+    SetAutomaticUpgrade,
+    StartUpgrade,
+    UpdateModel,
+)
+from model.run import USER
+
+if TYPE_CHECKING:
+    from model.scaleset import ScaleSet
+
+
+def regenerate_credential(ss: ScaleSet, ev: RegenerateCredential) -> None:
+    """R15, D15: a new token; the model references the old one until a deploy."""
+    tokens_of(ss, ev.name).append(ev.expires_at)
+    ss.record("credential_regenerated", ev)
+
+
+def update_model(ss: ScaleSet, ev: UpdateModel) -> None:
+    """R15, D8: deploy the model with the newest tokens (the model deploy)."""
+    deploy.start(ss)
+
+
+def scale_out(ss: ScaleSet, ev: ScaleOut) -> None:
+    """R18, D9, V9: new instances from the latest version, not in an active
+    run's scope; refused beyond V9."""
+    found = check_instance_count(len(ss.instances) + ev.count, ss.config.single_placement_group)
+    if found is not None:
+        raise Rejected(f"V9: {found.message}")
+    created = [instances.create(ss).id for _ in range(ev.count)]
+    ss.record("scaled_out", created)
+
+
+def scale_in(ss: ScaleSet, ev: ScaleIn) -> None:
+    """D9: remove the highest ids that are not in the batch in flight (done or
+    not); refused if it cannot remove the count asked."""
+    run = ss.active_run
+    batch = run.batch_in_flight if run is not None else None
+    protected = set(batch.instances) if batch is not None else set()
+    victims: list[int] = []
+    for instance_id in reversed(ss.instances):
+        if len(victims) == ev.count:
+            break
+        if instance_id not in protected:
+            victims.append(instance_id)
+    if len(victims) < ev.count:
+        raise Rejected(
+            f"D9: cannot remove {ev.count} instances: only {len(victims)} are "
+            "outside the batch in flight"
+        )
+    for instance_id in victims:
+        instances.remove(ss, ss.instances[instance_id])
+    ss.record("scaled_in", sorted(victims))
+    for instance_id in victims:
+        deploy.instance_finished(ss, instance_id)
+
+
+def set_automatic_upgrade(ss: ScaleSet, ev: SetAutomaticUpgrade) -> None:
+    """R1, D4, D7, D16: opt in (refused while a V error stands; a D4 trigger
+    when automatic upgrades were off) or out (D7: a Platform run ends
+    Cancelled at its next decision, at once when no batch is in flight)."""
+    if ev.enabled:
+        refusal = v_refusal(ss.v_errors, ENABLE)
+        if refusal is not None:
+            raise Rejected(refusal)
+        was_enabled, ss.auto_enabled = ss.auto_enabled, True
+        ss.record("automatic_upgrades", True)
+        orchestrator.start_platform_run(ss, orchestrator.Trigger("opt-in", was_enabled=was_enabled))
+        return
+    ss.auto_enabled = False
+    ss.record("automatic_upgrades", False)
+    if ss.active_run is not None:
+        orchestrator.cancel_if_asked(ss, ss.active_run)
+
+
+def start_upgrade(ss: ScaleSet, ev: StartUpgrade) -> None:
+    """R12, D4, D8, D16: a manual start, also while opted out; refused (409)
+    while a run is active or a deploy is in flight, and while a V1-V3 error
+    stands."""
+    if ss.active_run is not None:
+        raise Rejected("409: a run is active")
+    if ss.deploy is not None:
+        raise Rejected("409: a model deploy is in flight")
+    refusal = v_refusal(ss.v_errors, MANUAL_START)
+    if refusal is not None:
+        raise Rejected(refusal)
+    orchestrator.start_run(ss, USER, "manual start")
+
+
+def cancel_upgrade(ss: ScaleSet, ev: CancelUpgrade) -> None:
+    """D7: the current batch finishes, then the run ends Cancelled (at once if
+    no batch is in flight). A cancel stands once asked; refused with no run."""
+    run = ss.active_run
+    if run is None:
+        raise Rejected("409: no run is active")
+    run.cancel_requested = True
+    ss.record("cancel_asked", run)
+    orchestrator.cancel_if_asked(ss, run)

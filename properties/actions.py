@@ -1,0 +1,334 @@
+"""The property machine's actions: what one step of a generated history can do.
+
+Each action is a function of the machine and an integer ``n`` from which it
+takes its own choices (ids, counts, offsets, flags) as mixed-radix digits,
+each shrinking towards its simplest value as ``n`` shrinks towards 0. An
+action that cannot apply in the current state (no credential, no batch in
+flight) does the nearest thing that can: time runs to the next internal
+step. The actions are the events of SPEC section 7 (each applied to the
+model at the current time through the machine, which records it for the
+trace), time advances that land where bugs hide, and whole runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from model.events import (
+    AppHealth,
+    CancelUpgrade,
+    ExpireCredential,
+    OutageEnd,
+    OutageStart,
+    PublishImage,
+    RegenerateCredential,
+    ScaleIn,
+    ScaleOut,
+    SetAutomaticUpgrade,
+    StartUpgrade,
+    UpdateModel,
+)
+from model.instance import Power, Provisioning
+from model.run import Code
+from properties.invariants import batch_bound
+from properties.liveness import quiet_run_bound
+
+if TYPE_CHECKING:
+    from properties.machine import UpgradeMachine
+
+#: what goes wrong in the middle of a batch (disturbed_run)
+DISTURBANCES = ("outage", "unhealthy", "expire", "opt-out", "cancel", "publish")
+FAR = 10**8  # a credential that outlives any example
+
+
+# ---------------------------------------------------------------- events (section 7)
+def publish_image(m: UpgradeMachine, n: int) -> None:
+    """R2, D14: a newer version (one in five broken); one in ten is not newer."""
+    broken, stale = n % 5 == 4, n // 5 % 10 == 9
+    version = m.ss.catalog.latest if stale else m.new_version()
+    during = m.ss.active_run is not None
+    if m.apply(PublishImage(m.now, version, app_healthy=not broken)) is None and during:
+        m.reach("publication during a run")
+
+
+def outage_start(m: UpgradeMachine, n: int) -> None:
+    """R8, D10: maintenance (planned or not) takes instances down."""
+    kind = "planned" if n % 2 else "unplanned"
+    m.apply(OutageStart(m.now, m.ids(n // 2), kind))
+
+
+def outage_end(m: UpgradeMachine, n: int) -> None:
+    """R8, D10: instances come back (mostly ones that are down)."""
+    down = [i for i, inst in m.ss.instances.items() if inst.power_state == Power.STOPPED]
+    m.apply(OutageEnd(m.now, m.ids(n, down or None)))
+
+
+def app_health(m: UpgradeMachine, n: int) -> None:
+    """R6: the application's probe answer on some instances."""
+    m.apply(AppHealth(m.now, m.ids(n // 2), bool(n % 2)))
+
+
+def expire_credential(m: UpgradeMachine, n: int) -> None:
+    """R14, D15: a credential expires now (without credentials, time passes)."""
+    names = sorted(m.config.credentials)
+    if not names:
+        advance_to_next_step(m, n)
+        return
+    m.apply(ExpireCredential(m.now, names[n % len(names)]))
+
+
+def regenerate_credential(m: UpgradeMachine, n: int) -> None:
+    """R15, D15: a new token, for long or a short while (the model keeps the
+    old one until a deploy; without credentials, time passes)."""
+    names = sorted(m.config.credentials)
+    if not names:
+        advance_to_next_step(m, n)
+        return
+    name, n = names[n % len(names)], n // len(names)
+    lifetime = (FAR, 1, 20, 100)[n % 4]
+    m.apply(RegenerateCredential(m.now, name, m.now + lifetime))
+
+
+def update_model(m: UpgradeMachine, n: int = 0) -> None:
+    """R15, D8: deploy the model with the newest tokens."""
+    failed = {
+        i for i, inst in m.ss.instances.items() if inst.provisioning_state == Provisioning.FAILED
+    }
+    if m.apply(UpdateModel(m.now)) is None and failed:
+        m.coverage.failed_before[len(m.ss.deploys) - 1] = failed
+
+
+def scale_out(m: UpgradeMachine, n: int) -> None:
+    """R18, D9: one to three new instances from the latest version."""
+    m.apply(ScaleOut(m.now, 1 + n % 3))
+
+
+def scale_in(m: UpgradeMachine, n: int) -> None:
+    """D9: remove the one to three highest ids outside the batch in flight."""
+    m.apply(ScaleIn(m.now, 1 + n % 3))
+
+
+def set_automatic_upgrade(m: UpgradeMachine, n: int) -> None:
+    """R1, D7: opt out or in."""
+    m.apply(SetAutomaticUpgrade(m.now, bool(n % 2)))
+
+
+def start_upgrade(m: UpgradeMachine, n: int) -> None:
+    """R12: a manual start."""
+    m.apply(StartUpgrade(m.now))
+
+
+def cancel_upgrade(m: UpgradeMachine, n: int) -> None:
+    """D7: a user cancel."""
+    m.apply(CancelUpgrade(m.now))
+
+
+# ---------------------------------------------------------------- time
+def advance(m: UpgradeMachine, n: int) -> None:
+    """Up to a minute passes."""
+    m.ss.advance(m.now + n % 61)
+
+
+def advance_days(m: UpgradeMachine, n: int) -> None:
+    """One to seventy days pass (R16: the history's 60-day window)."""
+    m.ss.advance(m.now + (1 + n % 70) * 86400)
+
+
+def advance_to_next_step(m: UpgradeMachine, n: int) -> None:
+    """D12: land on the next internal step (an event then comes after it), or
+    one second before it; with none queued, up to a minute passes."""
+    when = m.ss.clock.next_time()
+    if when is None:
+        advance(m, n // 2)
+        return
+    m.ss.advance(max(m.now, when - n % 2))
+
+
+def advance_into_batch(m: UpgradeMachine, n: int) -> None:
+    """R8: land in the middle of the batch in flight: before its OS disk and
+    extensions are done, or anywhere within its bound."""
+    run = m.ss.active_run
+    batch = run.batch_in_flight if run is not None else None
+    if batch is None:
+        advance_to_next_step(m, n)
+        return
+    t = m.ss.timings
+    span = t.os_disk_seconds + t.extension_seconds if n % 2 == 0 else batch_bound(m.ss)
+    m.ss.advance(max(m.now, batch.start + n // 2 % (span + 1)))
+
+
+def advance_to_health_deadline(m: UpgradeMachine, n: int) -> None:
+    """R6: land on an awaited instance's health deadline (or a second either side)."""
+    ss = m.ss
+    waiting = sorted(i for i, inst in ss.instances.items() if inst.state == "awaiting_health")
+    if not waiting:
+        advance_to_next_step(m, n)
+        return
+    inst = ss.instances[waiting[n % len(waiting)]]
+    offset = (0, -1, 1)[n // len(waiting) % 3]
+    deadline = inst.last_provisioned_at + ss.timings.health_wait_seconds
+    ss.advance(max(m.now, deadline + offset))
+
+
+def credential_expiries(m: UpgradeMachine) -> list[int]:
+    """The expiries still ahead of the tokens the model references."""
+    ss = m.ss
+    return sorted(t for t in map(ss.token_expiry, ss.tokens) if t > ss.now)
+
+
+def advance_to_expiry(m: UpgradeMachine, n: int) -> None:
+    """R14: land on a credential's expiry (provisioning then fails) or just before."""
+    expiries = credential_expiries(m)
+    if not expiries:
+        advance_to_next_step(m, n)
+        return
+    m.ss.advance(max(m.now, expiries[0] - n % 2))
+
+
+def wait_until_idle(m: UpgradeMachine, n: int = 0) -> None:
+    """Everything queued happens: runs, deploys and creations end."""
+    m.run_until_idle()
+
+
+# ---------------------------------------------------------------- whole runs
+def run_to_end(m: UpgradeMachine, n: int) -> None:
+    """A whole run: a publication or a manual start, then everything settles."""
+    if n % 2:
+        m.apply(PublishImage(m.now, m.new_version()))
+    else:
+        m.apply(StartUpgrade(m.now))
+    m.run_until_idle()
+
+
+def disturbed_run(m: UpgradeMachine, n: int) -> None:
+    """A run meets trouble in the middle of a batch: a run starts (after
+    earlier outages and unhealthy answers end, mostly; by a publication,
+    sometimes of a broken image, an opt-in or a manual start), time goes
+    into its batch in flight, something happens there (R8 maintenance, a
+    probe answer, a credential expiring, an opt-out, a cancel, a
+    publication), and then (mostly) everything settles."""
+    manual, n = n % 2 == 1, n // 2
+    broken, n = n % 3 == 2, n // 3
+    heal, n = n % 4 < 3, n // 4
+    disturbance, n = DISTURBANCES[n % len(DISTURBANCES)], n // len(DISTURBANCES)
+    finish, n = n % 4 < 3, n // 4
+    ss = m.ss
+    if ss.active_run is None:
+        if heal:
+            end_troubles(m)
+        if not any(ss.below_latest(inst) for inst in ss.instances.values()):
+            m.apply(PublishImage(m.now, m.new_version(), app_healthy=not broken))
+        if ss.active_run is None:
+            if manual and disturbance != "opt-out":  # D7: opt-out concerns Platform runs
+                m.apply(StartUpgrade(m.now))
+            elif not ss.auto_enabled:
+                m.apply(SetAutomaticUpgrade(m.now, True))  # D4: may start a run
+    run = ss.active_run
+    if run is not None and run.batch_in_flight is not None:
+        advance_into_batch(m, n % 256)
+    ids = tuple(sorted(ss.instances))
+    count = 1 + n // 256 % len(ids) if ids else 0
+    if disturbance == "outage" and ids:
+        m.apply(OutageStart(m.now, ids[-count:]))
+    elif disturbance == "unhealthy" and ids:
+        m.apply(AppHealth(m.now, ids[:count], False))
+    elif disturbance == "expire" and m.config.credentials:
+        m.apply(ExpireCredential(m.now, sorted(m.config.credentials)[0]))
+    elif disturbance == "opt-out":
+        m.apply(SetAutomaticUpgrade(m.now, False))
+    elif disturbance == "cancel":
+        m.apply(CancelUpgrade(m.now))
+    elif disturbance == "publish":
+        publish_image(m, 0)
+    if finish:
+        m.run_until_idle()
+
+
+def end_troubles(m: UpgradeMachine) -> None:
+    """Outages end and unhealthy answers are taken back."""
+    ss = m.ss
+    down = tuple(i for i, inst in ss.instances.items() if inst.power_state == Power.STOPPED)
+    if down:
+        m.apply(OutageEnd(m.now, down))
+    sick = tuple(i for i, inst in ss.instances.items() if inst.app_health is False)
+    if sick:
+        m.apply(AppHealth(m.now, sick, True))
+
+
+def quiet_then_complete(m: UpgradeMachine, n: int) -> None:
+    """L1: the environment goes quiet (any run ended, outages over, credentials
+    regenerated and deployed, every application answering healthy, a healthy
+    latest image, opted in); a run starts and must end Completed with every
+    in-scope instance on its target within its bound. (With a V error no
+    run can start: everything queued happens instead.)"""
+    ss = m.ss
+    if ss.v_errors:
+        m.run_until_idle()
+        return
+    if ss.active_run is not None:
+        m.apply(CancelUpgrade(m.now))
+    m.apply(SetAutomaticUpgrade(m.now, False))  # no new run while preparing
+    m.run_until_idle()  # whatever is in flight ends: a run, a deploy, creations
+    down = tuple(i for i, inst in ss.instances.items() if inst.power_state == Power.STOPPED)
+    if down:
+        m.apply(OutageEnd(m.now, down))
+    for name in sorted(ss.tokens):
+        m.apply(RegenerateCredential(m.now, name, m.now + FAR))
+    if ss.tokens or any(
+        inst.provisioning_state == Provisioning.FAILED for inst in ss.instances.values()
+    ):
+        update_model(m)
+    m.run_until_idle()
+    if ss.probe is not None and ss.instances:
+        m.apply(AppHealth(m.now, tuple(ss.instances), True))
+    if ss.catalog.is_broken(ss.catalog.latest):
+        m.apply(PublishImage(m.now, m.new_version()))
+    m.apply(SetAutomaticUpgrade(m.now, True))
+    if ss.active_run is None:
+        m.apply(PublishImage(m.now, m.new_version()))
+    run = ss.active_run
+    quiet = run is not None and run.number in m.checker.liveness.quiet
+    if not quiet:
+        return
+    # L1: let the time of its bound pass; the Checker flags a run still going
+    # (or one that ended otherwise), and the example stops there.
+    completed = m.checker.liveness.quiet_completed
+    ss.advance(run.start + quiet_run_bound(ss, len(run.scope)) + 1)
+    m.checker.finish()
+    assert run.state == Code.COMPLETED and m.checker.liveness.quiet_completed == completed + 1, (
+        f"L1: run {run.number} started quiet, is {run.code} at {m.now}"
+    )
+    m.reach("quiet run completed (L1)")
+
+
+#: what a step of the machine can do: the events of section 7, time advances
+#: that land where bugs hide, and whole runs (in this order: the machine draws
+#: an action by its index)
+ACTIONS: dict[str, Callable[[UpgradeMachine, int], None]] = {
+    action.__name__: action
+    for action in (
+        publish_image,
+        outage_start,
+        outage_end,
+        app_health,
+        expire_credential,
+        regenerate_credential,
+        update_model,
+        scale_out,
+        scale_in,
+        set_automatic_upgrade,
+        start_upgrade,
+        cancel_upgrade,
+        advance,
+        advance_days,
+        advance_to_next_step,
+        advance_into_batch,
+        advance_to_health_deadline,
+        advance_to_expiry,
+        wait_until_idle,
+        run_to_end,
+        disturbed_run,
+        quiet_then_complete,
+    )
+}

@@ -1,0 +1,103 @@
+"""Coverage: the scenarios the property campaign must reach (so that no
+property holds only because its rule never applied), and the one-line state
+that the final, shrunk, example notes after each step.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from model.instance import Power, Provisioning
+from model.run import Code, ErrorCode
+
+if TYPE_CHECKING:
+    from model.scaleset import ScaleSet
+
+#: the scenarios the property suite must reach (no vacuous passes)
+SCENARIOS: tuple[str, ...] = (
+    "run Completed",
+    f"run Faulted: {ErrorCode.BEFORE_ROLLING_UPGRADE}",
+    f"run Faulted: {ErrorCode.IN_ROLLING_UPGRADE}",
+    f"run Faulted: {ErrorCode.UPGRADED_UNHEALTHY}",
+    f"run Faulted: {ErrorCode.PROVISIONING}",
+    "run Cancelled by opt-out",
+    "run Cancelled by cancel",
+    "automatic rollback",
+    "recovery after a credential failure",
+    "publication during a run",
+    "Service Fabric run",
+    "history at its cap of five",
+    "refused event",
+)
+#: reached too, reported, not required
+EXTRA_SCENARIOS: tuple[str, ...] = ("quiet run completed (L1)",)
+
+#: R16: the history view's window, in seconds (this module's own copy)
+_SIXTY_DAYS = 60 * 86400
+
+
+class Coverage:
+    """The scenarios one example reached, observed from the scale set after
+    each step; ``reach`` is called once per scenario newly reached."""
+
+    def __init__(self, reach: Callable[[str], None]) -> None:
+        self.reach = reach
+        self._runs_seen = 0
+        self._deploys_seen = 0
+        #: deploy index -> the instances whose provisioning had failed when it started
+        self.failed_before: dict[int, set[int]] = {}
+
+    def observe(self, ss: ScaleSet) -> None:
+        """Record the scenarios reached so far (SCENARIOS)."""
+        runs = ss.runs
+        sf = ss.service_fabric is not None
+        while self._runs_seen < len(runs):
+            run = runs[self._runs_seen]
+            if run.rolled_back:
+                self.reach("automatic rollback")
+            if sf and run.batches:
+                self.reach("Service Fabric run")
+            if run.active:
+                break
+            self._runs_seen += 1
+            if run.state == Code.COMPLETED:
+                self.reach("run Completed")
+            elif run.state == Code.FAULTED:
+                self.reach(f"run Faulted: {run.error[0]}")
+            elif run.state == Code.CANCELLED:
+                how = "cancel" if run.cancel_requested else "opt-out"
+                self.reach(f"run Cancelled by {how}")
+        # R16: more than five runs, and the five newest started within 60 days.
+        if len(runs) > 5 and runs[-5].start >= ss.now - _SIXTY_DAYS:
+            self.reach("history at its cap of five")
+        deploys = ss.deploys
+        while self._deploys_seen < len(deploys) and deploys[self._deploys_seen].end is not None:
+            deploy = deploys[self._deploys_seen]
+            failed = self.failed_before.pop(self._deploys_seen, set())
+            self._deploys_seen += 1
+            if deploy.succeeded and any(
+                i in ss.instances and ss.instances[i].provisioning_state == Provisioning.SUCCEEDED
+                for i in failed
+            ):
+                self.reach("recovery after a credential failure")
+
+
+def describe(ss: ScaleSet) -> str:
+    """The state after a step, in one line (the final example's notes)."""
+    run = ss.active_run
+    states = Counter(inst.state for inst in ss.instances.values())
+    down = sum(1 for inst in ss.instances.values() if inst.power_state == Power.STOPPED)
+    runs = ", ".join(f"{r.number}:{r.started_by}->{r.target} {r.code}" for r in ss.runs[-3:])
+    active = "none"
+    if run is not None:
+        batch = run.batch_in_flight
+        active = f"run {run.number} {run.state} {run.progress()}"
+        if batch is not None:
+            active += f" batch {batch.number} {batch.instances} since {batch.start}"
+    return (
+        f"t={ss.now}s latest={ss.catalog.latest} auto={ss.auto_enabled} "
+        f"instances={len(ss.instances)} {dict(states)} down={down}; "
+        f"active: {active}; runs: {runs or 'none'}"
+    )

@@ -1,0 +1,167 @@
+"""Generation: the initial scale sets the property machine draws (SPEC section 7
+``scale_set``).
+
+Hypothesis pays per choice (more than the model pays for a step), so each
+draw here is one integer read as mixed-radix digits, lowest first: each
+digit is near uniform and shrinks towards 0, the simplest value of its
+field. The scale sets span the space V9 and V10 accept: 1 to 40 instances,
+with or without a probe of either kind, Service Fabric with 1 to 5 update
+domains and each durability tier, policies across their ranges, small
+timings, credentials valid, expiring or expired, and now and then a
+configuration that a V1-V6 check refuses.
+"""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import strategies as st
+
+from model.config import (
+    SUPPORTED_SKUS,
+    CredentialConfig,
+    Extension,
+    HealthProbe,
+    ImageReference,
+    Policy,
+    ScaleSetConfig,
+    ServiceFabric,
+    Timings,
+)
+
+_SKUS = sorted(SUPPORTED_SKUS)
+_RANGES: dict[int, st.SearchStrategy[int]] = {}
+
+
+def split(n: int, *bases: int) -> list[int]:
+    """``n`` as digits in ``bases``, lowest first (the last one takes the rest)."""
+    digits = []
+    for base in bases[:-1]:
+        n, digit = divmod(n, base)
+        digits.append(digit)
+    digits.append(n % bases[-1])
+    return digits
+
+
+def digits(draw: st.DrawFn, *bases: int) -> list[int]:
+    """One choice, read as digits in ``bases`` (lowest first)."""
+    size = math.prod(bases)
+    strategy = _RANGES.get(size)
+    if strategy is None:
+        strategy = _RANGES[size] = st.integers(0, size - 1)
+    return split(draw(strategy), *bases)
+
+
+def _image(draw: st.DrawFn) -> ImageReference:
+    """A supported platform image with version latest; now and then one that a
+    V1-V3 check refuses (R9)."""
+    sku, flaw = digits(draw, len(_SKUS), 25)
+    publisher, offer, sku_name = _SKUS[sku]
+    if flaw == 22:
+        return ImageReference("Contoso", offer, sku_name, "latest")  # V1
+    if flaw == 23:
+        return ImageReference(publisher, offer, sku_name, "1.0.0")  # V2
+    if flaw == 24:
+        return ImageReference(id="/subscriptions/s/images/custom")  # V3
+    return ImageReference(publisher, offer, sku_name, "latest")
+
+
+_PROBE_KINDS = (None, "load_balancer", "application_health", "load_balancer")
+
+
+def _probe(draw: st.DrawFn) -> HealthProbe | None:
+    """None, a load balancer probe (Standard, or Basic one time in four) or the
+    application health extension; the interval sometimes at or above V7's 120 s."""
+    kind, interval, basic = digits(draw, 4, 3, 4)
+    if _PROBE_KINDS[kind] is None:
+        return None
+    lb_sku = "Basic" if _PROBE_KINDS[kind] == "load_balancer" and basic == 3 else "Standard"
+    return HealthProbe(_PROBE_KINDS[kind], lb_sku, (5, 15, 120)[interval])
+
+
+def _percent(choice: int) -> int:
+    """``choice`` in range(192): half the time one of the seed's values, else
+    any from 5 to 100 (V10)."""
+    return (20, 50, 100, 5, 10, 33)[choice // 2 % 6] if choice % 2 == 0 else 5 + choice // 2
+
+
+def _policy(draw: st.DrawFn) -> Policy:
+    """Section 4: every option across its V10 range, the seed's values often."""
+    upgraded = None
+    (choice,) = digits(draw, 404)
+    if choice % 2:  # half the time: 0, 10, 50 or 100 half of that, else 0 to 100
+        choice //= 2
+        upgraded = (0, 10, 50, 100)[choice // 2 % 4] if choice % 2 == 0 else choice // 2
+    pause, prioritize, rollback = digits(draw, 4, 2, 2)
+    (batch,) = digits(draw, 192)
+    (unhealthy,) = digits(draw, 192)
+    return Policy(
+        max_batch_instance_percent=_percent(batch),
+        max_unhealthy_instance_percent=_percent(unhealthy),
+        max_unhealthy_upgraded_instance_percent=upgraded,
+        pause_time_between_batches=f"PT{(0, 0, 3, 10)[pause]}S",
+        prioritize_unhealthy_instances=bool(prioritize),
+        automatic_rollback=bool(rollback),
+    )
+
+
+def _timings(draw: st.DrawFn) -> Timings:
+    """Small durations (seconds): the order of events matters, not their size;
+    the health wait is sometimes shorter than the application's start."""
+    os_disk, extension = digits(draw, 10, 11)
+    app_start, health_wait = digits(draw, 11, 21)
+    return Timings(
+        os_disk_seconds=1 + os_disk,
+        extension_seconds=extension,
+        app_start_seconds=app_start,
+        health_wait_seconds=health_wait,
+    )
+
+
+_CREDENTIAL_SETS = ((), ("sas",), ("sas", "cert"))
+#: valid for long, already expired, expiring soon or a little later (R14)
+_EXPIRIES = (10**8, 0, 30, 200)
+
+
+@st.composite
+def scale_sets(draw: st.DrawFn) -> ScaleSetConfig:
+    """An initial scale set (SPEC section 7 ``scale_set``) that V9 and V10 accept:
+    1 to 40 instances (1 to 10 half the time), with or without a probe, Service
+    Fabric one time in four, credentials valid, expiring or expired."""
+    (count,) = digits(draw, 80)
+    instances = 1 + count % 10 if count < 40 else count - 39
+    probe = _probe(draw)
+    fabric, durability, domains = digits(draw, 4, 3, 5)
+    sf = None
+    if fabric == 3:
+        sf = ServiceFabric(("Silver", "Gold", "Bronze")[durability], update_domains=1 + domains)
+    names, first, second, bare = digits(draw, 3, 4, 4, 2)
+    credentials = {
+        name: CredentialConfig(expires_at=_EXPIRIES[expiry])
+        for name, expiry in zip(_CREDENTIAL_SETS[names], (first, second), strict=False)
+    }
+    extensions = ()
+    if credentials or bare:
+        extensions = (Extension("CustomScript", tuple(sorted(credentials))),)
+    image = _image(draw)
+    catalog, manual_only, data_disks = digits(draw, 2, 6, 3)
+    encrypted, multiple_groups = digits(draw, 25, 10)
+    return ScaleSetConfig(
+        instances=instances,
+        image=image,
+        catalog=(("1.0.0",), ("0.9.0", "1.0.0"))[catalog],
+        automatic_os_upgrade=manual_only != 5,
+        health_probe=probe,
+        extensions=extensions,
+        credentials=credentials,
+        data_disks_per_instance=data_disks,
+        disk_encryption=encrypted == 24,
+        single_placement_group=multiple_groups != 9,
+        service_fabric=sf,
+        policy=_policy(draw),
+        timings=_timings(draw),
+    )
+
+
+#: the strategy the machine draws its initial scale set from
+SCALE_SETS = scale_sets()
