@@ -17,7 +17,8 @@ RUN_STEP = 1  # ... then run steps
 
 
 class Clock:
-    """A heap of (time, class, actor id, sequence, action, argument)."""
+    """D12: a heap of (time, class, actor id, sequence, step, argument): the
+    earliest first, instance steps before run steps, by id, then FIFO."""
 
     __slots__ = ("now", "_heap", "_seq")
 

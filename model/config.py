@@ -163,7 +163,11 @@ class Finding:
 
 
 def check_errors(config: ScaleSetConfig) -> list[Finding]:
-    """V1-V6 (D16): errors that keep automatic upgrades off. The scale set exists."""
+    """The configuration errors (D16: they keep automatic upgrades off; the scale
+    set exists): V1 an unsupported sku and V2 a version other than latest
+    (R9), V3 a custom image (R9), V4 disk encryption (R10), V5 multiple
+    placement groups without a probe on a Standard load balancer (R11), V6 a
+    Service Fabric durability below Silver (R13)."""
     errors: list[Finding] = []
     image = config.image
     if image.is_custom:
@@ -213,7 +217,7 @@ def v_refusal(errors: list[Finding], action: str) -> str | None:
     """D16, where each V check bites: the reason the standing V errors refuse
     ``action``, naming each rule and field, or None. Every error among V1-V6
     refuses enabling automatic upgrades (so no Platform run starts, D4);
-    V1 to V3 refuse a manual start (D4). V7 and V8 are warnings; V9 and V10
+    V1, V2 and V3 refuse a manual start (D4). V7 and V8 are warnings; V9 and V10
     make a trace malformed (model/trace.py) or refuse a scale-out."""
     if action == MANUAL_START:
         errors = [f for f in errors if f.rule in ("V1", "V2", "V3")]
@@ -221,7 +225,8 @@ def v_refusal(errors: list[Finding], action: str) -> str | None:
 
 
 def check_warnings(config: ScaleSetConfig) -> list[Finding]:
-    """V7, V8 (D16): warnings, reported once from the initial configuration."""
+    """V7 (R11: a probe interval of two minutes or more) and V8 (no probe):
+    warnings, reported once from the initial configuration (D16)."""
     warnings: list[Finding] = []
     probe = config.health_probe
     if probe is not None and probe.interval_seconds >= 120:

@@ -26,6 +26,9 @@ ROLLING_UPGRADE_TYPE = "Microsoft.Compute/virtualMachineScaleSets/rollingUpgrade
 
 @attrs.frozen
 class RunningStatus:
+    """A run's code and times; D13: the end is ``endTime`` (the REST API's
+    name), not the seed example's ``completedTime``."""
+
     code: str
     startTime: str  # noqa: N815 (REST field names)
     endTime: str | None  # noqa: N815 (D13: the REST name, not completedTime)

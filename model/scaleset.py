@@ -53,6 +53,10 @@ class ScaleSet:
     ``advance`` time, and read ``instances``, ``runs`` and the history view."""
 
     def __init__(self, config: ScaleSetConfig) -> None:
+        """The scale set at time 0: its instances running, provisioned, healthy,
+        on the catalog's latest version. D16: the V checks run once, here; a V
+        error with automatic_os_upgrade true is refused at time 0 and
+        automatic upgrades stay off."""
         self.config = config
         self.policy = config.policy
         self.timings = config.timings
@@ -186,7 +190,7 @@ class ScaleSet:
         return self.probe is None or self.probe_ok(inst)
 
     def probe_ok(self, inst: Instance) -> bool:
-        """The last app_health answer since the disk changed; otherwise the
+        """R7's probe_ok: the last app_health answer since the disk changed; otherwise the
         image is not broken (D14) and the application has been up for
         app_start_seconds."""
         if inst.app_health is not None:

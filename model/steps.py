@@ -142,3 +142,15 @@ EVENTS: dict[str, Step] = {row.name: row for row in TABLE if row.when == "event"
 INTERNAL: dict[str, Step] = {row.name: row for row in TABLE if row.when.startswith("queued")}
 #: every row by name
 BY_NAME: dict[str, Step] = {row.name: row for row in TABLE}
+
+
+def markdown_table() -> str:
+    """The table as the README shows it (tests/test_readme.py keeps them equal)."""
+    lines = [
+        "| step | when | actor | rules | performed by |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for row in TABLE:
+        where = f"{row.perform.__module__}.{row.perform.__name__}"
+        lines.append(f"| `{row.name}` | {row.when} | {row.actor} | {row.rules} | `{where}` |")
+    return "\n".join(lines) + "\n"

@@ -221,7 +221,8 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
 
 
 def parse_trace(data: Any) -> Trace:
-    """Validate a decoded trace document and turn it into a Trace."""
+    """Validate a decoded trace document and turn it into a Trace. D16: a V9 or
+    V10 error in the initial scale set makes the trace malformed."""
     if isinstance(data, dict) and "format" not in data:
         raise TraceError(f"/format: missing (expected {TRACE_FORMAT!r})")
     if isinstance(data, dict) and data["format"] != TRACE_FORMAT:

@@ -132,6 +132,7 @@ class Liveness:
 
     # ------------------------------------------------------------------ facts
     def run_started(self, run: UpgradeRun) -> None:
+        """L1: a run that starts while the environment is quiet is watched."""
         if run.active and not quiet_reasons(self.ss, run, limit=1):
             self.quiet[run.number] = QuietRun(run, len(run.scope), credentials_valid_until(self.ss))
             self.quiet_started += 1

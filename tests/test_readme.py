@@ -50,3 +50,34 @@ def test_ci_runs_the_readme_test_command() -> None:
     blocks = re.findall(r"```sh\n(.*?)```", _section("Quick start"), re.S)
     ci = (ROOT / ".ci" / "run").read_text()
     assert blocks[1].strip() in ci
+
+
+def test_readme_step_table_is_the_model_table() -> None:
+    from model.steps import markdown_table
+
+    assert markdown_table() in README
+
+
+def test_readme_transition_table_says_where_each_trigger_fires() -> None:
+    """Each instance trigger fires (``inst.<trigger>()``) exactly in the modules
+    the README's table names; every run trigger in the orchestrator."""
+    import re as _re
+
+    from model.lifecycles import INSTANCE_TRANSITIONS, RUN_TRANSITIONS
+
+    actors = ROOT / "model" / "actors"
+    sources = {p.name: p.read_text() for p in actors.glob("*.py")}
+    rows = _re.findall(r"^\| (instance|run) \| (.*?) \| (.*?) \|", README, _re.M)
+    table: dict[str, set[str]] = {}
+    for machine, triggers, where in rows:
+        files = set(_re.findall(r"model/actors/(\w+\.py)", where))
+        names = _re.findall(r"`(\w+)`", triggers)
+        if machine == "run":
+            names = [t["trigger"] for t in RUN_TRANSITIONS]
+        for name in names:
+            table[name] = files
+    for t in INSTANCE_TRANSITIONS + RUN_TRANSITIONS:
+        name = t["trigger"]
+        var = "run" if t in RUN_TRANSITIONS else "inst"
+        firing = {f for f, text in sources.items() if f"{var}.{name}()" in text}
+        assert firing == table[name], (name, firing, table.get(name))

@@ -1,55 +1,92 @@
-"""Every number of SPEC.md is referenced from the code that implements it and
-from the name of a test that checks it (the developers' contract)."""
+"""The rule index (docs/rules.toml) is whole and true: every number of the
+spec (docs/SPEC.md, the repository's copy of the contract) has a home in the
+code whose docstring names it, the properties and tests it lists exist, and
+every test named after a number is listed under it."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import re
 from pathlib import Path
 
 import pytest
 
+from properties.invariants import INVARIANTS
+from vmss_spec.rules import (
+    MANIFEST,
+    SPEC,
+    load_manifest,
+    rule_text,
+    spec_numbers,
+    collect_test_names,
+    named_tests,
+)
+
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = ROOT.parent / "shared" / "SPEC.md"
+SHARED_SPEC = ROOT.parent / "shared" / "SPEC.md"
+TEXT = SPEC.read_text(encoding="utf-8")
+NUMBERS = spec_numbers(TEXT)
+RULES = load_manifest(MANIFEST)
 
 
-def _numbers() -> list[str]:
-    if not SPEC.exists():
-        return []
-    text = SPEC.read_text()
-    found = set(re.findall(r"\*\*([RVDIL]\d+a?)\b", text))  # defined in bold
-    found |= set(re.findall(r"^\| (V\d+) \|", text, re.M))  # the V table
-    key = lambda n: (n[0], int(re.sub(r"\D", "", n)), n)  # noqa: E731
-    return sorted(found, key=key)
+def _resolve(home: str) -> object:
+    module_name, _, qualname = home.partition(":")
+    target: object = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target
 
 
-def _code_text() -> str:
-    return "\n".join(
-        p.read_text() for d in ("model", "properties") for p in (ROOT / d).rglob("*.py")
-    )
-
-
-def _test_names() -> set[str]:
-    names: set[str] = set()
-    for path in (ROOT / "tests").rglob("test_*.py"):
-        names |= set(re.findall(r"def (test_\w+)", path.read_text()))
-    return names
-
-
-NUMBERS = _numbers()
+def test_spec_copy_is_the_shared_contract() -> None:
+    """docs/SPEC.md is byte for byte ../shared/SPEC.md whenever that exists."""
+    if SHARED_SPEC.exists():
+        assert SPEC.read_bytes() == SHARED_SPEC.read_bytes(), (
+            "docs/SPEC.md differs from ../shared/SPEC.md: copy the shared one"
+        )
+    assert "## 7. Formats" in TEXT
 
 
 def test_spec_numbers_are_found() -> None:
-    if not SPEC.exists():
-        pytest.skip("../shared/SPEC.md is not beside this checkout")
     assert {"R1", "R18", "V1", "V10", "D1", "D7a", "D16", "I1", "I12", "L1", "L2"} <= set(NUMBERS)
 
 
-@pytest.mark.parametrize("number", NUMBERS)
-def test_number_is_referenced_in_code(number: str) -> None:
-    assert re.search(rf"\b{number}\b", _code_text()), f"{number} is not referenced in the code"
+def test_index_lists_exactly_the_spec_numbers() -> None:
+    assert sorted(RULES) == sorted(NUMBERS)
 
 
 @pytest.mark.parametrize("number", NUMBERS)
-def test_number_names_a_test(number: str) -> None:
-    prefix = f"test_{number.lower()}_"
-    assert any(name.startswith(prefix) for name in _test_names()), f"no test is named {prefix}..."
+def test_rule_text_is_the_spec_line(number: str) -> None:
+    text = rule_text(TEXT, number)
+    assert number in text and "\n" not in text
+
+
+@pytest.mark.parametrize("number", NUMBERS)
+def test_rule_home_exists_and_names_the_rule(number: str) -> None:
+    rule = RULES[number]
+    assert rule.home, f"{number} has no home in docs/rules.toml"
+    for home in rule.home:
+        target = _resolve(home)
+        doc = inspect.getdoc(target) or ""
+        assert re.search(rf"\b{number}\b", doc), f"{home}'s docstring does not name {number}"
+
+
+@pytest.mark.parametrize("number", NUMBERS)
+def test_rule_properties_exist(number: str) -> None:
+    for name in RULES[number].properties:
+        assert name in INVARIANTS, f"{number}: no property named {name}"
+
+
+@pytest.mark.parametrize("number", NUMBERS)
+def test_number_names_a_test_and_the_index_lists_them(number: str) -> None:
+    """Each number names a test (``test_<number>_...``), the index lists every
+    test that names it, and every test it lists exists."""
+    existing = {
+        f"{path}::{name}" for path, names in collect_test_names(ROOT).items() for name in names
+    }
+    listed = set(RULES[number].tests)
+    assert listed <= existing, f"{number}: no such tests {sorted(listed - existing)}"
+    naming = set(named_tests(ROOT).get(number, []))
+    assert naming, f"no test is named test_{number.lower()}_..."
+    missing = sorted(naming - listed)
+    assert not missing, f"docs/rules.toml [{number}] tests lacks: {missing}"

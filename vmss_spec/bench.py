@@ -22,6 +22,7 @@ from typing import Any
 
 from model.config import HealthProbe, ImageReference, ScaleSetConfig
 from model.events import PublishImage
+from model.run import Code
 from model.scaleset import ScaleSet
 from properties.checker import Checker
 
@@ -51,7 +52,7 @@ def upgrade_fleet(instances: int, *, check: bool) -> tuple[float, int]:
     ss.run_until_idle(10**9)
     seconds = time.perf_counter() - start
     run = ss.runs[-1]
-    if run.code != "Completed" or (checker is not None and checker.violations):
+    if run.code != Code.COMPLETED or (checker is not None and checker.violations):
         raise RuntimeError(f"the benchmark upgrade of {instances} did not complete cleanly")
     return seconds, ss.steps_taken
 

@@ -1,4 +1,4 @@
-"""The command line: ``vmss-spec replay | diagram | verify | bench``.
+"""The command line: ``vmss-spec replay | verify | bench | diagram | rules``.
 
 Exit status: 0 success (no invariant violated), 1 a violation or
 counterexample, 2 refused input (one line on stderr naming the place).
@@ -54,6 +54,26 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rules(args: argparse.Namespace) -> int:
+    from vmss_spec.rules import MANIFEST, SPEC, format_index, format_rule, load_manifest
+
+    try:
+        text = SPEC.read_text(encoding="utf-8")
+        rules = load_manifest(MANIFEST)
+    except OSError as exc:
+        print(f"vmss-spec rules: {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
+    if args.number is None:
+        sys.stdout.write(format_index(text, rules))
+        return 0
+    number = args.number.upper().replace("A", "a")
+    if number not in rules:
+        print(f"vmss-spec rules: {args.number}: no such rule in docs/SPEC.md", file=sys.stderr)
+        return 2
+    sys.stdout.write(format_rule(number, text, rules[number]))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="vmss-spec",
@@ -89,6 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="one repetition, one seed, fewer examples")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_bench)
+    p = sub.add_parser(
+        "rules",
+        help="where each rule of the spec lives: its home, properties and tests",
+        description="Print a rule of docs/SPEC.md (R, V, D, I or L number) with the "
+        "function that implements it, the properties that check it and the tests that "
+        "name it; without a number, the whole index.",
+    )
+    p.add_argument("number", nargs="?", help="a rule number such as R5, D7a or I2")
+    p.set_defaults(func=_cmd_rules)
     return parser
 
 

@@ -35,7 +35,7 @@ class Deploy:
 
 
 def start(ss: ScaleSet) -> Deploy:
-    """D8: refused (409) while a run is active or another deploy is in flight;
+    """R15, D8: the user's deploy of the model. Refused (409) while a run is active or another deploy is in flight;
     otherwise the model references the newest token of each credential and
     every instance with no operation in flight re-runs its extensions."""
     if ss.active_run is not None:

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 
 def _new_instance(ss: ScaleSet, version: str, initial: str) -> Instance:
+    """A new instance: the next id (ids are never reused after a scale-in), its
+    disks, and R13's update domain (instance i is in UD i mod update_domains)."""
     instance_id = ss.next_id
     ss.next_id += 1  # ids are never reused after a scale-in
     sf = ss.service_fabric

@@ -59,8 +59,8 @@ class Trigger:
 
 
 def platform_run_allowed(ss: ScaleSet, trigger: Trigger) -> bool:
-    """D4: whether ``trigger`` starts a Platform run now (the one place D4 is
-    decided).
+    """D4, R1: whether ``trigger`` starts a Platform run now (the one place D4
+    is decided; R1: only while automatic upgrades are on).
 
     The trigger counts: a publication; opting in (enabling while off); the
     end of a Completed run when a version newer than its target exists or an
@@ -109,7 +109,8 @@ def run_target(ss: ScaleSet) -> str:
 
 
 def start_run(ss: ScaleSet, started_by: str, reason: str) -> UpgradeRun:
-    """D3, D11: a run towards the target, fixed; its scope is the instances
+    """D3, D11, R12: a run (Platform, or User by hand) towards the target,
+    fixed; its scope is the instances
     below the target, not being created now. The first pre-batch check
     happens at once."""
     target = run_target(ss)
@@ -279,7 +280,7 @@ def member_done(
 # ---------------------------------------------------------------- after a batch
 def end_of_batch(ss: ScaleSet, run: UpgradeRun) -> bool:
     """D7a: when a batch's last instance is done, the run decides in order:
-    a provisioning failure (D6); the upgraded-unhealthy limit (section 4);
+    a provisioning failure (D6, R14: the run fails, that batch left failed); the upgraded-unhealthy limit (section 4);
     nothing pending (Completed); cancel or opt-out (D7); else pause, then
     the pre-batch check."""
     batch = run.batches[-1]
@@ -336,7 +337,12 @@ def end_run(
 ) -> None:
     """The run ends Completed, Faulted (with its D5/D6 error) or Cancelled (D5:
     error null). A Completed run's end may start the next Platform run (D4)."""
-    getattr(run, trigger)()
+    if trigger == "complete":
+        run.complete()
+    elif trigger == "fault":
+        run.fault()
+    else:
+        run.cancel()
     run.end = ss.now
     run.error = error
     ss.active_run = None
