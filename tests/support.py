@@ -1,15 +1,31 @@
 """Shared builders for the spec tests: a default scale set, a way to play
-events on it, and the batches of a run in a comparable shape."""
+events on it, the batches of a run in a comparable shape, a run's outcome in
+short, and the hand-built runs and batches the invariant tests break on purpose."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from model import Event, HealthProbe, ImageReference, ScaleSet, ScaleSetConfig
+from model import (
+    CredentialConfig,
+    Event,
+    Extension,
+    HealthProbe,
+    ImageReference,
+    PublishImage,
+    ScaleSet,
+    ScaleSetConfig,
+)
+from model.run import Batch, UpgradeRun
 
 UBUNTU = ImageReference("Canonical", "UbuntuServer", "18.04-LTS", "latest")
 PROBE = HealthProbe("load_balancer")
+# An extension using the credential "sas", valid until far in the future (D6, D8, D15).
+SAS = {
+    "extensions": (Extension("CustomScript", ("sas",)),),
+    "credentials": {"sas": CredentialConfig(expires_at=10**8)},
+}
 
 
 def make(n: int = 10, **kwargs: Any) -> ScaleSet:
@@ -29,3 +45,35 @@ def play(ss: ScaleSet, events: Iterable[Event], until: int | None = None) -> Sca
 def batches(run: Any) -> list[tuple[list[int], int, int | None]]:
     """A run's batches as (sorted instance ids, start, end)."""
     return [(sorted(b.instances), b.start, b.end) for b in run.batches]
+
+
+def summary(run) -> tuple[str, int | None, str | None]:
+    return run.code, run.end, None if run.error is None else run.error[0]
+
+
+def completed(probe: bool = True) -> ScaleSet:
+    """The spec's example, ended: 5 batches of 2, Completed at 1150 (1000 without probe)."""
+    ss = make(health_probe=PROBE if probe else None)
+    ss.apply(PublishImage(100, "1.0.1"))
+    ss.advance(2000)
+    assert ss.runs[0].code == "Completed"
+    return ss
+
+
+def batch(number: int, instances: list[int], start: int, end: int | None = None) -> Batch:
+    n = 10
+    return Batch(
+        number=number,
+        instances=instances,
+        start=start,
+        instance_count=n,
+        cap=2,
+        end=end,
+    )
+
+
+def run_with(batches: list[Batch], **kwargs: Any) -> UpgradeRun:
+    kwargs.setdefault("scope", {i: "pending" for i in range(10)})
+    run = UpgradeRun(number=1, started_by="Platform", target="1.0.1", start=100, **kwargs)
+    run.batches.extend(batches)
+    return run

@@ -1,6 +1,9 @@
-"""I1-I12 and L2 (SPEC section 6): each predicate of properties/invariants.py
-holds on normal runs and detects a broken state built by hand, with a message
-that names the run, batch or instance and the numbers involved."""
+"""Normal runs, and I1-I6 (SPEC section 6): every predicate of
+properties/invariants.py holds on normal runs, and the predicates on a run's
+batches and their instances, batch cap (I1), pre-check (I2), stop rule (I3),
+versions (I4), data (I5) and health wait (I6), each detect a broken state built by
+hand, with a message that names the run, batch or instance and the numbers
+involved; replay's checker reports a broken model."""
 
 from __future__ import annotations
 
@@ -9,62 +12,13 @@ from typing import Any
 
 import pytest
 
-from model import (
-    CredentialConfig,
-    ExpireCredential,
-    Extension,
-    HealthProbe,
-    ImageReference,
-    OutageStart,
-    Policy,
-    PublishImage,
-    ScaleSet,
-    ScaleSetConfig,
-    ServiceFabric,
-    SetAutomaticUpgrade,
-    StartUpgrade,
-    parse_trace,
-)
-from model.actors.deploy import Deploy
-from model.run import Batch, Check, MemberOutcome, UpgradeRun
+from model import OutageStart, Policy, PublishImage, ServiceFabric, parse_trace
+from model.run import Check, MemberOutcome
 from properties import invariants as inv
+from tests.support import PROBE, batch, completed, make, run_with
 from vmss_spec.replay import replay
 
-UBUNTU = ImageReference("Canonical", "UbuntuServer", "18.04-LTS", "latest")
-PROBE = HealthProbe("load_balancer")
 IMAGE = {"publisher": "Canonical", "offer": "UbuntuServer", "sku": "18.04-LTS", "version": "latest"}
-
-
-def make(n: int = 10, **kwargs: Any) -> ScaleSet:
-    return ScaleSet(ScaleSetConfig(instances=n, image=UBUNTU, **kwargs))
-
-
-def completed(probe: bool = True) -> ScaleSet:
-    """The spec's example, ended: 5 batches of 2, Completed at 1150 (1000 without probe)."""
-    ss = make(health_probe=PROBE if probe else None)
-    ss.apply(PublishImage(100, "1.0.1"))
-    ss.advance(2000)
-    assert ss.runs[0].code == "Completed"
-    return ss
-
-
-def batch(number: int, instances: list[int], start: int, end: int | None = None) -> Batch:
-    n = 10
-    return Batch(
-        number=number,
-        instances=instances,
-        start=start,
-        instance_count=n,
-        cap=2,
-        end=end,
-    )
-
-
-def run_with(batches: list[Batch], **kwargs: Any) -> UpgradeRun:
-    kwargs.setdefault("scope", {i: "pending" for i in range(10)})
-    run = UpgradeRun(number=1, started_by="Platform", target="1.0.1", start=100, **kwargs)
-    run.batches.extend(batches)
-    return run
 
 
 # ----------------------------------------------------------------------- normal runs
@@ -314,184 +268,6 @@ def test_i6_batch_ended_before_members_done_detected() -> None:
     run = run_with([b])
     assert inv.batch_members_all_done(run, b, {0}) == [
         "run 1 batch 1 ended at 280 before instances [1] were done"
-    ]
-
-
-# ----------------------------------------------------------------------- I7
-def test_i7_platform_run_while_opted_out_detected() -> None:
-    ss = make(automatic_os_upgrade=False)
-    run = run_with([])
-    assert inv.platform_run_allowed(ss, run) == [
-        "Platform run 1 started at 100 while automatic upgrades are off"
-    ]
-    errored = make(disk_encryption=True)
-    errored.auto_enabled = True  # forced on despite the V4 error
-    assert inv.platform_run_allowed(errored, run) == [
-        "Platform run 1 started at 100 while a V error stands"
-    ]
-    user = UpgradeRun(number=2, started_by="User", target="1.0.1", start=100, scope={})
-    assert inv.platform_run_allowed(ss, user) == []
-
-
-def test_i7_platform_batch_after_opt_out_detected() -> None:
-    ss = make()
-    ss.apply(SetAutomaticUpgrade(10, False))
-    b = batch(2, [2, 3], 280)
-    run = run_with([batch(1, [0, 1], 100, end=280), b])
-    assert inv.no_platform_batch_after_opt_out(ss, run, b) == [
-        "run 1 batch 2 (Platform) started at 280 while automatic upgrades are off"
-    ]
-
-
-# ----------------------------------------------------------------------- I8
-def _with_sas(n: int = 10) -> ScaleSet:
-    return make(
-        n,
-        extensions=(Extension("CustomScript", ("sas",)),),
-        credentials={"sas": CredentialConfig(expires_at=10**8)},
-    )
-
-
-def test_i8_provisioned_with_expired_credential_detected() -> None:
-    ss = _with_sas()
-    ss.apply(ExpireCredential(50, "sas"))
-    assert inv.expired_credential_fails(ss, ss.instances[0], ok=True) == [
-        "instance 0 provisioned at 50 with expired credential 'sas'"
-    ]
-    assert inv.expired_credential_fails(ss, ss.instances[0], ok=False) == []
-
-
-def test_i8_failures_in_two_batches_detected() -> None:
-    first, second = batch(1, [0, 1], 100, end=280), batch(2, [2, 3], 280, end=460)
-    first.outcomes = {0: MemberOutcome("failed", 280, provisioning_failed=True)}
-    second.outcomes = {2: MemberOutcome("failed", 460, provisioning_failed=True)}
-    assert inv.credential_failures_in_one_batch(run_with([first, second])) == [
-        "run 1 has provisioning failures in batches [1, 2]"
-    ]
-
-
-# ----------------------------------------------------------------------- I9
-def test_i9_miscount_detected() -> None:
-    run = run_with([])
-    observed = {"pending": 9, "inProgress": 1, "successful": 0, "failed": 0}
-    assert inv.progress_accounted(run, observed) == [
-        "run 1 reports {'successfulInstanceCount': 0, 'failedInstanceCount': 0, "
-        "'inProgressInstanceCount': 0, 'pendingInstanceCount': 10}, but its scope holds "
-        "{'successfulInstanceCount': 0, 'failedInstanceCount': 0, "
-        "'inProgressInstanceCount': 1, 'pendingInstanceCount': 9}"
-    ]
-
-
-def test_i9_negative_and_ended_counts_detected() -> None:
-    run = run_with([])
-    run.counts["failed"] = -1
-    counts = dict(run.counts)
-    assert inv.progress_accounted(run, counts) == [
-        "run 1 has a negative count: {'successfulInstanceCount': 0, 'failedInstanceCount': -1, "
-        "'inProgressInstanceCount': 0, 'pendingInstanceCount': 10}"
-    ]
-    ended = completed().runs[0]
-    ended.counts["inProgress"], ended.counts["pending"] = 1, 2
-    problems = inv.progress_accounted(ended, dict(ended.counts))
-    assert problems == [
-        "run 1 ended Completed with 1 in progress",
-        "run 1 Completed with 2 pending",
-    ]
-
-
-# ----------------------------------------------------------------------- I10
-def test_i10_two_active_runs_detected() -> None:
-    ss = make()
-    ss.apply(PublishImage(100, "1.0.1"))
-    ss.runs.append(UpgradeRun(number=2, started_by="User", target="1.0.1", start=150, scope={}))
-    assert inv.one_active_run(ss) == ["runs [1, 2] are active at once"]
-
-
-def test_i10_history_view_out_of_bounds_detected(monkeypatch: pytest.MonkeyPatch) -> None:
-    ss = make(3)
-    for t in range(7):
-        ss.apply(StartUpgrade(t))
-    ss.advance(61 * 86400)
-    assert inv.history_bounded(ss) == []  # the real view: runs 0..6 are 61 days old: none
-    # A broken view: every run, oldest first.
-    monkeypatch.setattr(inv, "history_runs", lambda runs, now: list(runs))
-    assert inv.history_bounded(ss) == [
-        "the history view holds 7 entries, more than 5",
-        "the history view shows runs [1, 2, 3, 4, 5, 6, 7] started more than 60 days ago",
-        "the history view lists run 1 before the newer run 2",
-    ]
-
-
-# ----------------------------------------------------------------------- I11
-def test_i11_run_ended_with_instances_mid_operation_detected() -> None:
-    ss = make()
-    ss.apply(PublishImage(100, "1.0.1"))
-    ss.advance(150)  # batch 1: instances 0 and 1 are reimaging
-    assert inv.no_orphans(ss, ss.runs[0]) == [
-        "run 1 ended RollingForward with instances [0, 1] mid-operation"
-    ]
-
-
-# ----------------------------------------------------------------------- I12
-def test_i12_failed_after_valid_deploy_detected() -> None:
-    ss = _with_sas(3)
-    ss.instances[1].provisioning_state = "Failed"
-    deploy = Deploy(start=100, members=[0, 1, 2], remaining=set(), end=160, succeeded=False)
-    assert inv.recovered_after_deploy(ss, deploy) == [
-        "model deploy started at 100 with valid credentials left instances [1] Failed"
-    ]
-    ss.instances[1].provisioning_state = "Updating"
-    assert inv.recovered_after_deploy(ss, deploy) == [
-        "model deploy started at 100 with valid credentials did not succeed (instances [1])"
-    ]
-
-
-def test_i12_not_required_with_expired_credentials() -> None:
-    ss = _with_sas(3)
-    ss.apply(ExpireCredential(50, "sas"))
-    ss.instances[1].provisioning_state = "Failed"
-    deploy = Deploy(start=100, members=[0, 1, 2], remaining=set(), end=160, succeeded=False)
-    assert inv.recovered_after_deploy(ss, deploy) == []
-
-
-# ----------------------------------------------------------------------- L1
-def test_l1_quiet_run_completes_within_the_batch_bound() -> None:
-    # Quiet from the start: every batch takes at most 120 + 60 + 30 = 210 s and the
-    # run ends Completed with every in-scope instance on the target.
-    ss = make(14, health_probe=PROBE, policy=Policy(max_batch_instance_percent=30))
-    ss.apply(PublishImage(100, "1.0.1"))
-    ss.advance(10_000)
-    run = ss.runs[0]
-    assert run.code == "Completed"
-    assert all(b.end - b.start <= 210 for b in run.batches)
-    assert {ss.instances[i].image_version for i in run.scope} == {"1.0.1"}
-    # cap(14) = floor(14 x 30 / 100) = 4: batches of 4, 4, 4, 2; 4 x 210 s from 100.
-    assert [len(b.instances) for b in run.batches] == [4, 4, 4, 2]
-    assert run.end == 100 + 4 * 210
-
-
-# ----------------------------------------------------------------------- L2
-def test_l2_batch_bound() -> None:
-    assert inv.batch_bound(make()) == 120 + 60 + 300
-    rollback = Policy(automatic_rollback=True)
-    assert inv.batch_bound(make(health_probe=PROBE, policy=rollback)) == 120 + 60 + 300 + 120
-    assert inv.batch_bound(make(policy=rollback)) == 480  # no probe, no rollback (D15)
-
-
-def test_l2_slow_batch_detected() -> None:
-    ss = make()
-    b = batch(1, [0, 1], 100, end=581)
-    assert inv.batch_terminates(ss, run_with([b]), b) == ["run 1 batch 1 took 481s, more than 480s"]
-    ok = batch(1, [0, 1], 100, end=580)
-    assert inv.batch_terminates(ss, run_with([ok]), ok) == []
-
-
-def test_l2_run_that_does_not_move_on_detected() -> None:
-    ss = make(policy=Policy(pause_time_between_batches="PT1M"))
-    run = run_with([batch(1, [0, 1], 100, end=280)])
-    assert inv.run_moves_on(ss, run, 340) == []  # 60 s = the pause
-    assert inv.run_moves_on(ss, run, 341) == [
-        "run 1 moved on at 341, 61s after batch 1 ended (pause 60s)"
     ]
 
 
