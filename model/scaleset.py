@@ -17,7 +17,11 @@ Hypothesis says.
 Recording: every step reports what it did through :meth:`ScaleSet.record`
 (``record(fact, *args)``); the timeline (model/timeline.py) and the property
 checker subscribe to it. With nobody subscribed, ``record`` is a function
-that does nothing.
+that does nothing. A step starts with ``("begin", row, arg)`` (its row of
+the step table and its argument: the event, or the queued step's subject)
+and ends with ``("step", row, arg)`` (an internal step that did something),
+``("event", event)`` or ``("rejected", rejection)``; a queued step that
+finds it has nothing left to do (it is stale) records no end.
 """
 
 from __future__ import annotations
@@ -137,6 +141,7 @@ class ScaleSet:
             if due is None:
                 break
             step, arg = due
+            self.record("begin", step, arg)
             if step.perform(self, arg) is not False:
                 self.last_activity = clock.now
                 self.steps_taken += 1
@@ -148,8 +153,10 @@ class ScaleSet:
         A refused event is recorded (section 7 `rejected`) and changes nothing."""
         self.advance(event.at)
         self.last_activity = self.clock.now
+        row = steps.EVENTS[event.NAME]
+        self.record("begin", row, event)
         try:
-            steps.EVENTS[event.NAME].perform(self, event)
+            row.perform(self, event)
         except Rejected as refusal:
             rejection = Rejection(event.at, event.NAME, refusal.reason)
             self.rejected.append(rejection)

@@ -16,11 +16,11 @@ from properties.invariants import INVARIANTS
 from vmss_spec.rules import (
     MANIFEST,
     SPEC,
+    collect_test_names,
     load_manifest,
+    named_tests,
     rule_text,
     spec_numbers,
-    collect_test_names,
-    named_tests,
 )
 
 ROOT = Path(__file__).resolve().parent.parent

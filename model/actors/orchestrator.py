@@ -149,6 +149,7 @@ def pre_batch_check(ss: ScaleSet, run: UpgradeRun) -> None:
     """R4, R8, D1, D5: with nothing pending the run is Completed (D4: a User
     run with an empty scope ends at once); with more than the limit of
     instances unhealthy it ends Faulted; otherwise the next batch starts."""
+    ss.record("pre_batch_check", run)
     if run.counts[Status.PENDING] == 0:
         end_run(ss, run, "complete")
         return
