@@ -35,9 +35,10 @@ class Deploy:
 
 
 def start(ss: ScaleSet) -> Deploy:
-    """R15, D8: the user's deploy of the model. Refused (409) while a run is active or another deploy is in flight;
-    otherwise the model references the newest token of each credential and
-    every instance with no operation in flight re-runs its extensions."""
+    """R15, D8: the user's deploy of the model. Refused (409) while a run is
+    active or another deploy is in flight; otherwise the model references the
+    newest token of each credential and every instance with no operation in
+    flight re-runs its extensions."""
     if ss.active_run is not None:
         raise Rejected("409: a run is active")
     if ss.deploy is not None:

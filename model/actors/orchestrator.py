@@ -280,10 +280,10 @@ def member_done(
 
 # ---------------------------------------------------------------- after a batch
 def end_of_batch(ss: ScaleSet, run: UpgradeRun) -> bool:
-    """D7a: when a batch's last instance is done, the run decides in order:
-    a provisioning failure (D6, R14: the run fails, that batch left failed); the upgraded-unhealthy limit (section 4);
-    nothing pending (Completed); cancel or opt-out (D7); else pause, then
-    the pre-batch check."""
+    """D7a: when a batch's last instance is done, the run decides in order: a
+    provisioning failure (D6, R14: the run fails, that batch left failed); the
+    upgraded-unhealthy limit (section 4); nothing pending (Completed); cancel
+    or opt-out (D7); else pause, then the pre-batch check."""
     batch = run.batches[-1]
     batch.end = ss.now
     ss.record("batch_ended", run, batch)
