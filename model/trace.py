@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import re
 import stat
@@ -288,7 +289,7 @@ class _HugeInteger:
 
 
 class _Float(float):
-    """A number with a fraction or an exponent, shown as it was written."""
+    """A number too large for a float (1e400), shown as it was written."""
 
     def __new__(cls, literal: str) -> _Float:
         number = super().__new__(cls, literal)
@@ -328,10 +329,11 @@ def _loads(text: str, source: str) -> tuple[Any, bool]:
         flagged = True
         return _Constant(literal)
 
-    def number(literal: str) -> _Float:
+    def number(literal: str) -> float:
         nonlocal flagged
         flagged = True
-        return _Float(literal)
+        value = float(literal)
+        return value if math.isfinite(value) else _Float(literal)  # 1e400, not inf
 
     hooks: dict[str, Any] = {
         "object_pairs_hook": pairs,
@@ -397,39 +399,63 @@ def _too_deep_in_text(text: str) -> str:
     return f"/: nesting deeper than {MAX_DEPTH}"  # pragma: no cover - the parser met it
 
 
-def _scan(data: Any) -> tuple[str | None, set[int]]:
-    """Walk the document without recursing: the first JSON-level problem (in
-    document order: nesting deeper than MAX_DEPTH, a duplicate key, NaN or
-    Infinity, an integer too long to convert), and where numbers with a
-    fraction or an exponent are (no field takes one: the schema names the type)
-    as event indexes, -1 outside the events."""
-    floats: set[int] = set()
-    limit = sys.get_int_max_str_digits()
-    stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
-    while stack:
-        value, path = stack.pop()
+def _scan(data: Any, at: tuple[Any, ...] = (), prune: Any = None) -> tuple[str | None, bool]:
+    """Walk a value found at path ``at`` without recursing, in document order:
+    the first JSON-level problem (nesting deeper than MAX_DEPTH, a duplicate
+    key, NaN or Infinity, an integer too long to convert), and whether it holds
+    a number with a fraction or an exponent (no field takes one: the schema
+    names the type). The children of the container at path ``prune`` are not
+    visited (the events, each checked on its own)."""
+    bits = sys.get_int_max_str_digits() * 3.3219  # 0: no limit
+    has_float = False
+
+    def problem(value: Any, where: tuple[Any, ...]) -> str | None:
         if isinstance(value, dict | list):
-            if len(path) >= MAX_DEPTH:
-                return f"{_pointer(path)}: nesting deeper than {MAX_DEPTH}", floats
+            if len(where) >= MAX_DEPTH:
+                return f"{_pointer(where)}: nesting deeper than {MAX_DEPTH}"
             if isinstance(value, _Duplicate):
-                return f"{_pointer(path)}: duplicate key {_short(value.key)}", floats
-            items = value.items() if isinstance(value, dict) else enumerate(value)
-            stack.extend((v, (*path, k)) for k, v in reversed(list(items)))
+                return f"{_pointer(where)}: duplicate key {_short(value.key)}"
         elif isinstance(value, _Constant):
             return (
-                f"{_pointer(path)}: {value.literal} is not a JSON number "
-                "(no NaN or Infinity in a trace)",
-                floats,
+                f"{_pointer(where)}: {value.literal} is not a JSON number "
+                "(no NaN or Infinity in a trace)"
             )
         elif isinstance(value, _HugeInteger):
-            return f"{_pointer(path)}: an integer of {value.digits:,} digits", floats
-        elif isinstance(value, float):
-            event = len(path) > 1 and path[0] == "events" and isinstance(path[1], int)
-            floats.add(path[1] if event else -1)
-        elif isinstance(value, int) and limit and value.bit_length() > limit * 3.3219:
+            return f"{_pointer(where)}: an integer of {value.digits:,} digits is out of range"
+        elif isinstance(value, int) and bits and value.bit_length() > bits:
             # Only from Python data (JSON text gives _HugeInteger): too long to print.
-            return f"{_pointer(path)}: an integer of more than {limit:,} digits", floats
-    return None, floats
+            return f"{_pointer(where)}: an integer of more than {bits / 3.3219:,.0f} digits"
+        return None
+
+    found = problem(data, at)
+    if found is not None or not isinstance(data, dict | list):
+        return found, isinstance(data, float)
+    stack: list[tuple[tuple[Any, ...], Any]] = [(at, _children(data, at == prune))]
+    while stack:
+        path, children = stack[-1]
+        for key, child in children:
+            kind = type(child)
+            if kind is str or kind is bool or child is None:
+                continue
+            if kind is int and not (bits and child.bit_length() > bits):
+                continue
+            where = (*path, key)
+            found = problem(child, where)
+            if found is not None:
+                return found, has_float
+            if isinstance(child, dict | list):
+                stack.append((where, _children(child, where == prune)))
+                break
+            has_float = has_float or isinstance(child, float)
+        else:
+            stack.pop()
+    return None, has_float
+
+
+def _children(value: dict[str, Any] | list[Any], pruned: bool) -> Any:
+    if pruned:
+        return iter(())
+    return iter(value.items()) if isinstance(value, dict) else enumerate(value)
 
 
 def _display(text: str) -> str:
@@ -691,11 +717,8 @@ def parse_trace(data: Any) -> Trace:
 def _parse(data: Any, *, clean: bool) -> Trace:
     """``clean``: the JSON parser met nothing for _scan (no duplicate key, NaN,
     fraction or huge integer); a deep document still fails the fast check."""
-    floats = None if clean else _scan_or_raise(data)
-    if floats or not _fast_valid(data):
-        if floats is None:
-            floats = _scan_or_raise(data)
-        _diagnose(data, floats)
+    if not (clean and _fast_valid(data)):
+        _diagnose(data, clean=clean)
     _check_semantics(data)
     try:
         scale_set = converter.structure(data["scale_set"], ScaleSetConfig)
@@ -705,17 +728,15 @@ def _parse(data: Any, *, clean: bool) -> Trace:
     return Trace(scale_set=scale_set, events=events, until=data.get("until"))
 
 
-def _scan_or_raise(data: Any) -> set[int]:
-    problem, floats = _scan(data)
+def _diagnose(data: Any, *, clean: bool) -> None:
+    """Find the first problem and raise it, part by part in the order of the
+    file: the trace without its events (JSON-level problems, then the
+    schema), then each event that may hold one (all of them unless ``clean``,
+    else those the fast check refused). Returns if the schema finds nothing."""
+    events_list = isinstance(data, dict) and isinstance(data.get("events"), list)
+    problem, _ = _scan(data, prune=("events",) if events_list else None)
     if problem is not None:
         raise TraceError(problem)
-    return floats
-
-
-def _diagnose(data: Any, floats: set[int]) -> None:
-    """The schema's verdict with its message: the trace without its events
-    first, then each event the fast check refused (or that holds a number with
-    a fraction, which it would take for an integer)."""
     if isinstance(data, dict) and "format" not in data:
         raise TraceError(f"/format: missing (expected {TRACE_FORMAT!r})")
     if isinstance(data, dict) and data["format"] != TRACE_FORMAT:
@@ -727,7 +748,13 @@ def _diagnose(data: Any, floats: set[int]) -> None:
         raise TraceError(_schema_message(errors))
     events = _event_validator()
     for k, event in enumerate(data["events"]):
-        if k in floats or not _event_fast_valid(event):
+        if clean and _event_fast_valid(event):
+            continue
+        problem, has_float = _scan(event, ("events", k))
+        if problem is not None:
+            raise TraceError(problem)
+        # A fraction is checked by jsonschema: the fast check takes 10.0 for an integer.
+        if has_float or not _event_fast_valid(event):
             errors = list(events.iter_errors(event))
             if errors:
                 raise TraceError(_schema_message(errors, ("events", k)))
