@@ -352,7 +352,8 @@ def _loads(text: str, source: str) -> tuple[Any, bool]:
     except json.JSONDecodeError as exc:
         raise TraceError(f"{source}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from None
     except RecursionError:
-        raise TraceError(f"{source}: {_too_deep_in_text(text)}") from None
+        where = _too_deep_in_text(text) or f"/: nesting deeper than {MAX_DEPTH}"
+        raise TraceError(f"{source}: {where}") from None
     return data, flagged
 
 
@@ -360,9 +361,10 @@ _STRUCTURE = re.compile(r'[\[\]{}",]')
 _STRING_REST = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 
 
-def _too_deep_in_text(text: str) -> str:
+def _too_deep_in_text(text: str) -> str | None:
     """The place of the first value nested deeper than MAX_DEPTH, found by a
-    scan of the text that does not recurse (the parser gave up on the depth)."""
+    scan of the text that does not recurse (the parser gave up on the depth);
+    None if there is none before the text stops being JSON."""
     path: list[Any] = []  # the current child of each open array or object
     in_object: list[bool] = []
     expect_key = False
@@ -391,12 +393,13 @@ def _too_deep_in_text(text: str) -> str:
                 break
             in_object.pop()
             path.pop()
+            expect_key = False
         elif in_object:  # a comma
             if in_object[-1]:
                 expect_key = True
             else:
                 path[-1] += 1
-    return f"/: nesting deeper than {MAX_DEPTH}"  # pragma: no cover - the parser met it
+    return None
 
 
 def _scan(data: Any, at: tuple[Any, ...] = (), prune: Any = None) -> tuple[str | None, bool]:
