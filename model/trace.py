@@ -683,6 +683,9 @@ def _schema_message(errors: list[Any], prefix: tuple[Any, ...] = ()) -> str:
             f"(a custom image), not {_short(keys)}"
         )
     message = best.message
+    explained = (
+        _pattern_message(instance, best.validator_value) if best.validator == "pattern" else None
+    )
     if best.validator == "additionalProperties":
         known = best.schema.get("properties", {})
         extras = [key for key in instance if key not in known]
@@ -694,8 +697,8 @@ def _schema_message(errors: list[Any], prefix: tuple[Any, ...] = ()) -> str:
         message = f"unknown event {_short(instance)}"
     elif best.validator == "const" and where == "/format":
         message = f"unknown format {_short(instance)} (expected {TRACE_FORMAT!r})"
-    elif best.validator == "pattern" and _pattern_message(instance, best.validator_value):
-        message = _pattern_message(instance, best.validator_value)
+    elif explained is not None:
+        message = explained
     elif best.validator == "maxLength":
         message = f"{_short(instance)} is longer than {best.validator_value:,} characters"
     elif best.validator == "maxItems":
