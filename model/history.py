@@ -9,6 +9,7 @@ cattrs converter turns them into JSON.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -100,6 +101,7 @@ def history_runs(runs: list[UpgradeRun], now: int) -> list[UpgradeRun]:
     return shown
 
 
+@functools.lru_cache(maxsize=4096)
 def timestamp(epoch: str, seconds: int | None) -> str | None:
     """Section 1: the scale set's epoch plus a simulated offset, ISO 8601."""
     if seconds is None:

@@ -154,7 +154,7 @@ def advance_into_batch(m: UpgradeMachine, n: int) -> None:
         advance_to_next_step(m, n)
         return
     t = m.ss.timings
-    span = t.os_disk_seconds + t.extension_seconds if n % 2 == 0 else batch_bound(m.ss)
+    span = t.os_disk_seconds + t.extension_seconds if n % 2 == 0 else batch_bound(m.checker.world)
     m.ss.advance(max(m.now, batch.start + n // 2 % (span + 1)))
 
 
@@ -294,8 +294,8 @@ def quiet_then_complete(m: UpgradeMachine, n: int) -> None:
     # L1: let the time of its bound pass; the Checker flags a run still going
     # (or one that ended otherwise), and the example stops there.
     completed = m.checker.liveness.quiet_completed
-    ss.advance(run.start + quiet_run_bound(ss, len(run.scope)) + 1)
-    m.checker.finish()
+    ss.advance(run.start + quiet_run_bound(m.checker.world, len(run.scope)) + 1)
+    m.checker.tick()
     assert run.state == Code.COMPLETED and m.checker.liveness.quiet_completed == completed + 1, (
         f"L1: run {run.number} started quiet, is {run.code} at {m.now}"
     )

@@ -82,6 +82,8 @@ class Campaign:
     examples: int = 0
     steps: int = 0
     evaluations: Counter[str] = attrs.field(factory=Counter)
+    #: how often each property's rule applied (a property that never applied proves nothing)
+    applications: Counter[str] = attrs.field(factory=Counter)
     scenarios: Counter[str] = attrs.field(factory=Counter)
     counterexamples: list[Counterexample] = attrs.field(factory=list)
     #: called with the campaign after each example when set (progress output)
@@ -110,8 +112,28 @@ class CampaignResult:
         return self.campaign.counterexamples
 
     @property
+    def vacuous(self) -> list[str]:
+        """The properties whose rule never applied in the campaign."""
+        from properties.rules_all import PROPERTIES
+
+        return [name for name in PROPERTIES if not self.campaign.applications[name]]
+
+    @property
+    def unreached(self) -> list[str]:
+        """The required scenarios the campaign did not reach."""
+        from properties.coverage import SCENARIOS
+
+        return [name for name in SCENARIOS if not self.campaign.scenarios[name]]
+
+    @property
     def held(self) -> bool:
-        return self.error is None and not self.counterexamples
+        """Every property held, every one applied, every scenario was reached."""
+        return (
+            self.error is None
+            and not self.counterexamples
+            and not self.vacuous
+            and not self.unreached
+        )
 
 
 # ---------------------------------------------------------------- running one

@@ -1,260 +1,361 @@
-"""The Checker: evaluates the invariants of properties/invariants.py after
-every step of a model, looking only at what the step can have changed.
+"""The Checker: every property of the spec, evaluated after every step of a
+model, looking only at what the step can have changed.
 
-It subscribes to the facts the scale set records (``ss.subscribe(checker)``):
-an instance created, its disk replaced or restored, its extensions finished,
-a member done, a batch started or ended, a run started or ended, a deploy
-ended, and the end of every step. Checks about a moment (I1, I2, I3, I7 at a batch's
-start; I8 when provisioning finishes) run when the fact arrives; the rest
-run at the end of the step. It keeps a shadow of what it has observed (each
-instance's data disks and last two OS disks, each run's scope statuses), so
-that a model that miscounts or forgets is caught, not trusted. The cost per
-step is proportional to what changed, never to the fleet, except at a
-batch's start (the independent unhealthy count of I2) and a run's start and
-end (its scope).
+It subscribes to the facts the scale set records (``ss.subscribe(checker)``)
+and keeps the observed world (properties/observed.py) up to date with them.
+For each fact it calls, in order: the rule properties that look at the world
+as it was before the fact (``before_<fact>``), the world's own handler, the
+invariants I1-I12 and L1/L2 (properties/invariants.py, liveness.py), and the
+rule properties that look at the world after it (``after_<fact>``). At the
+start of a step it calls ``begin_<step>`` of the rule properties; at its end
+``end_<step>`` and ``end``, then the checks of the whole step (progress,
+history, target, deadlines).
+
+Each property counts how often it was evaluated and on how many steps its
+rule applied; a property whose rule never applied in a campaign proves
+nothing, and ``vmss-spec verify`` fails then.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from functools import cache
 from typing import Any
 
 import attrs
 
-from model.catalog import version_key
-from model.instance import Provisioning
 from model.run import Code, Status
 from model.trace import Violation
 from properties import invariants as inv
 from properties.liveness import Liveness
+from properties.observed import World
+from properties.rule import Property
+from properties.rules_all import RULES
 
-
-@attrs.define(eq=False)
-class _Shadow:
-    data_disks: tuple[str, ...]
-    disk: tuple[str, str]
-    prior: tuple[str, str] | None = None
-
-
-@attrs.define(eq=False)
-class _RunShadow:
-    statuses: dict[int, str]
-    counts: dict[str, int]
-    done: set[int] = attrs.field(factory=set)
-    #: D3: the target the run started with
-    target: str = ""
-
-
-#: the facts the checker looks at, and the handler of each
-_FACTS = {
-    "instance_created": "_on_instance_created",
-    "instance_removed": "_on_instance_removed",
-    "disk_replaced": "_on_instance_changed",
-    "rollback_restored": "_on_instance_changed",
-    "extensions_finished": "_on_provisioned",
-    "run_started": "_on_run_started",
-    "batch_started": "_on_batch_started",
-    "member_done": "_on_member_done",
-    "batch_ended": "_on_batch_ended",
-    "run_ended": "_on_run_ended",
-    "deploy_ended": "_on_deploy_ended",
-    "step": "_on_step",
-    "event": "_on_event",
-    "rejected": "_on_rejected",
+#: the invariant checks of each fact (methods of Checker)
+_INVARIANT_FACTS = {
+    "instance_created": "_inv_instance_created",
+    "disk_replaced": "_inv_disk_changed",
+    "rollback_restored": "_inv_disk_changed",
+    "extensions_finished": "_inv_provisioned",
+    "run_started": "_inv_run_started",
+    "batch_started": "_inv_batch_started",
+    "member_done": "_inv_member_done",
+    "batch_ended": "_inv_batch_ended",
+    "run_ended": "_inv_run_ended",
+    "deploy_ended": "_inv_deploy_ended",
+    "image_published": "_inv_published",
 }
+#: invariant checks that need the world as it was before the fact
+_BEFORE_WORLD = {"disk_replaced", "rollback_restored", "member_done", "batch_started"}
+_ENDS = ("step", "event", "rejected")
 
 
-def _ignore(*args: Any) -> None:
-    """A fact no property looks at."""
+@attrs.define(eq=False)
+class Tally:
+    """One property's counts: how often it was evaluated, how often its rule applied."""
+
+    evaluations: int = 0
+    applications: int = 0
 
 
 class Checker:
     """A subscriber of a ScaleSet (``ss.subscribe(checker)``); ``violations``
-    lists what broke, and when. ``counts``, when given, counts each
-    property's evaluations; ``on_violation`` is called at each violation as
-    it is found (the property machine stops the example there)."""
+    lists what broke, and when. ``on_violation`` is called at each violation
+    as it is found (the property machine stops the example there)."""
 
     def __init__(
         self,
         ss: Any,
         *,
-        counts: Counter[str] | None = None,
         on_violation: Callable[[Violation], None] | None = None,
+        properties: Iterable[type[Property]] | None = None,
     ) -> None:
         self.ss = ss
+        self.world = World(ss)
         self.violations: list[Violation] = []
-        self.counts: Counter[str] = counts if counts is not None else Counter()
+        self.tallies: dict[str, Tally] = {name: Tally() for name in inv.INVARIANTS}
         self._on_violation = on_violation
-        self._instances: dict[int, _Shadow] = {
-            i: self._shadow(inst) for i, inst in ss.instances.items()
-        }
-        self._runs: dict[int, _RunShadow] = {}
-        self._touched_instances: set[int] = set()
+        self.liveness = Liveness(self.world, self._report)
+        self.rules = [cls(self) for cls in (RULES if properties is None else properties)]
+        for prop in self.rules:
+            self.tallies[prop.name] = Tally()
+        #: the row of the step table of the step under way, and its argument
+        self.step: Any = None
+        self.step_arg: Any = None
         self._touched_runs: dict[int, Any] = {}
         self._history_due = False
-        self._handlers: dict[str, Callable[..., None]] = {}
-        #: L1 and the deadlines of L2 (properties/liveness.py)
-        self.liveness = Liveness(ss, self._report)
+        self._view: Any = None
+        self._plan = _plan(tuple(type(p) for p in self.rules))
+        self._dispatch: dict[str, list[Callable[..., None]]] = {}
+        self._begin: dict[str, list[Callable[..., None]]] = {}
+        self._end: dict[str, list[Callable[..., None]]] = {}
+        self._due: list[Property] = []
+        self._ticks = [p.tick for p in self.rules if _has(p, "tick")]
+        self._world = self.world.handlers()
+        for prop in self.rules:
+            start = getattr(prop, "start", None)
+            if start is not None:
+                start()
 
-    # ------------------------------------------------------------------ plumbing
-    @staticmethod
-    def _shadow(inst: Any) -> _Shadow:
-        return _Shadow(tuple(inst.data_disks), (inst.os_disk, inst.image_version))
+    # ------------------------------------------------------------------ reporting
+    def report(self, name: str, message: str) -> None:
+        """A property found a violation."""
+        violation = Violation(name, self.ss.now, message)
+        self.violations.append(violation)
+        if self._on_violation is not None:
+            self._on_violation(violation)
 
-    def _report(self, invariant: str, problems: list[str]) -> None:
-        self.counts[invariant] += 1
+    def _report(self, name: str, problems: list[str], applied: bool = True) -> None:
+        tally = self.tallies[name]
+        tally.evaluations += 1
+        if applied:
+            tally.applications += 1
         for message in problems:
-            violation = Violation(invariant, self.ss.now, message)
-            self.violations.append(violation)
-            if self._on_violation is not None:
-                self._on_violation(violation)
+            self.report(name, message)
 
+    def counts(self) -> dict[str, Tally]:
+        """Each property's tally, the rule properties' applications included."""
+        for prop in self.rules:
+            self.tallies[prop.name].applications = prop.applications
+            self.tallies[prop.name].evaluations = max(
+                prop.applications, self.tallies[prop.name].evaluations
+            )
+        return self.tallies
+
+    # ------------------------------------------------------------------ dispatch
     def __call__(self, fact: str, *args: Any) -> None:
-        handler = self._handlers.get(fact)
-        if handler is None:
-            name = _FACTS.get(fact)
-            handler = self._handlers[fact] = getattr(self, name) if name else _ignore
-        handler(*args)
+        handle = self._dispatch.get(fact)
+        if handle is None:
+            handle = self._dispatch[fact] = _fan_out(self._handlers(fact))
+        handle(*args)
 
-    # ------------------------------------------------------------------ facts
-    def _on_instance_created(self, inst: Any) -> None:
-        self._instances[inst.id] = self._shadow(inst)
+    def _bind(self, entries: list[tuple[int, str]]) -> list[Callable[..., None]]:
+        return [getattr(self.rules[k], attr) for k, attr in entries]
 
-    def _on_instance_removed(self, inst: Any) -> None:
-        self._instances.pop(inst.id, None)
-        self._touched_instances.discard(inst.id)
-        for number, shadow in self._runs.items():
-            status = shadow.statuses.pop(inst.id, None)
-            if status is not None:
-                shadow.counts[status] -= 1
-                self._touched_runs[number] = self.ss.runs[number - 1]
+    def _handlers(self, fact: str) -> list[Callable[..., None]]:
+        if fact == "begin":
+            return [self._on_begin]
+        if fact in _ENDS:
+            return [getattr(self, f"_on_{fact}")]
+        plan = self._plan
+        handlers = self._bind(plan.get(f"before_{fact}", []))
+        own = _INVARIANT_FACTS.get(fact)
+        if own is not None and fact in _BEFORE_WORLD:
+            handlers.append(getattr(self, own))
+        if fact in self._world:
+            handlers.append(self._world[fact])
+        if own is not None and fact not in _BEFORE_WORLD:
+            handlers.append(getattr(self, own))
+        return handlers + self._bind(plan.get(f"after_{fact}", []))
 
-    def _on_instance_changed(self, inst: Any) -> None:
-        self._touched_instances.add(inst.id)
+    def due(self, prop: Property) -> None:
+        """Have ``prop.end()`` called at the end of the current step."""
+        if prop not in self._due:
+            self._due.append(prop)
 
-    def _on_provisioned(self, inst: Any, ok: bool) -> None:
-        self._touched_instances.add(inst.id)
-        self._report("I8", inv.expired_credential_fails(self.ss, inst, ok))
+    def _on_begin(self, row: Any, arg: Any) -> None:
+        self.step, self.step_arg = row, arg
+        self._view = None
+        name = row.name
+        handlers = self._begin.get(name)
+        if handlers is None:
+            handlers = self._begin[name] = self._bind(self._plan.get(f"begin_{name}", []))
+        for handler in handlers:
+            handler(arg)
 
-    def _on_run_started(self, run: Any, reason: str) -> None:
-        ss = self.ss
-        # D3, D11: the run's scope, the checker's own independent copy (instances
-        # below the target, not being created), so that a wrong scope is caught.
-        key = version_key(run.target)
-        statuses = {
-            i: Status.PENDING
-            for i, inst in ss.instances.items()
-            if inst.provisioning_state != Provisioning.CREATING
-            and version_key(inst.image_version) < key
-        }
-        counts = {
-            Status.PENDING: len(statuses),
-            Status.IN_PROGRESS: 0,
-            Status.SUCCESSFUL: 0,
-            Status.FAILED: 0,
-        }
-        self._runs[run.number] = _RunShadow(statuses, counts, target=run.target)
+    def _ended(self, rejection: Any) -> None:
+        row = self.step
+        if row is not None:
+            name = row.name
+            handlers = self._end.get(name)
+            if handlers is None:
+                handlers = self._end[name] = self._bind(self._plan.get(f"end_{name}", []))
+            for handler in handlers:
+                handler(self.step_arg, rejection)
+        if self._due:
+            due, self._due = self._due, []
+            for prop in due:
+                prop.end()
+        self._end_of_step()
+        self.step = self.step_arg = None
+
+    def _on_step(self, row: Any, arg: Any) -> None:
+        self._ended(None)  # an internal step that did something
+
+    def _on_event(self, event: Any) -> None:
+        self.liveness.event(event)
+        self._ended(None)
+
+    def _on_rejected(self, rejection: Any) -> None:
+        self._ended(rejection)
+
+    # ------------------------------------------------------------------ invariants
+    def _inv_instance_created(self, inst: Any) -> None:
+        pass
+
+    def _inv_disk_changed(self, inst: Any) -> None:
+        """I4, I5 at a disk change (the world still holds the disk before it)."""
+        seen = self.world.instances.get(inst.id)
+        if seen is None:
+            return
+        self._report("I5", inv.data_disks_kept(inst, seen.data_disks))
+        prior = seen.prior[:2] if seen.prior else None
+        before = (seen.disk, seen.version)
+        if (inst.os_disk, inst.image_version) != before:
+            self._report("I4", inv.version_never_decreases(inst, before, prior))
+
+    def _inv_provisioned(self, inst: Any, ok: bool) -> None:
+        expired = self.world.credential_expired(self.world.now) is not None
+        self._report("I8", inv.expired_credential_fails(self.world, inst, ok), applied=expired)
+
+    def _inv_published(self, ev: Any) -> None:
+        self._report("I7", [], applied=not self.world.auto)
+
+    def _inv_run_started(self, run: Any, reason: str) -> None:
+        world = self.world
         self._touched_runs[run.number] = run
-        self._history_due = True
-        self._report("I4", inv.target_is_latest(ss, run))
-        self._report("I7", inv.platform_run_allowed(ss, run))
-        self._report("I10", inv.one_active_run(ss))
+        self._report("I4", inv.target_is_latest(world, run))
+        self._report("I7", inv.platform_run_allowed(world, run))
+        self._report("I10", inv.one_active_run(self.ss.runs[-2:]))
         self.liveness.run_started(run)
+        if run.number in self.liveness.quiet:
+            self.tallies["L1"].applications += 1
 
-    def _set(self, run: Any, instance_id: int, status: str) -> None:
-        shadow = self._runs[run.number]
-        old = shadow.statuses.get(instance_id)
-        if old is None:
-            return  # outside the scope; I9 shows the difference in counts
-        shadow.counts[old] -= 1
-        shadow.counts[status] += 1
-        shadow.statuses[instance_id] = status
-
-    def _on_batch_started(self, run: Any, batch: Any) -> None:
-        ss = self.ss
-        self._report("I1", inv.batch_within_cap(ss, run, batch))
+    def _inv_batch_started(self, run: Any, batch: Any) -> None:
+        world = self.world
+        seen = world.runs[run.number - 1]
+        self._report("I1", inv.batch_within_cap(world, run, batch))
         self._report("I1", inv.one_batch_in_flight(run))
-        self._report("I2", inv.pre_check_passed(ss, run, batch))
-        self._report("I3", inv.stopped_runs_start_no_batch(ss, run, batch))
-        self._report("I7", inv.no_platform_batch_after_opt_out(ss, run, batch))
-        self._report("L2", inv.run_moves_on(ss, run, batch.start))
-        for i in batch.instances:
-            self._set(run, i, Status.IN_PROGRESS)
+        self._report("I2", inv.pre_check_passed(world, run, batch))
+        self._report("I3", inv.stopped_runs_start_no_batch(world, seen, batch.number), False)
+        platform = run.started_by == "Platform"
+        self._report("I7", inv.no_platform_batch_after_opt_out(world, run, batch), platform)
+        self._report("L2", inv.run_moves_on(world, run, batch.start), bool(run.batches[:-1]))
         self._touched_runs[run.number] = run
+        self.liveness.changed()
 
-    def _on_member_done(self, run: Any, inst: Any) -> None:
+    def _inv_member_done(self, run: Any, inst: Any) -> None:
         outcome = run.batches[-1].outcomes[inst.id]
-        self._runs[run.number].done.add(inst.id)
-        self._set(run, inst.id, outcome.status)
-        self._touched_instances.add(inst.id)
-        self._touched_runs[run.number] = run
         self._report("I4", inv.upgraded_to_target(run, inst, outcome.rolled_back))
-        self._report("I6", inv.waited_for_health(self.ss, run, inst))
+        self._report("I6", inv.waited_for_health(self.world, run, inst), self.world.probe)
+        self._touched_runs[run.number] = run
 
-    def _on_batch_ended(self, run: Any, batch: Any) -> None:
-        self._report("I6", inv.batch_members_all_done(run, batch, self._runs[run.number].done))
-        self._report("I8", inv.credential_failures_in_one_batch(run))
-        self._report("L2", inv.batch_terminates(self.ss, run, batch))
+    def _inv_batch_ended(self, run: Any, batch: Any) -> None:
+        seen = self.world.runs[run.number - 1]
+        done = set(seen.batches[-1].done)
+        self._report("I6", inv.batch_members_all_done(run, batch, done))
+        failing = any(b.provisioning_failed for b in seen.batches)
+        self._report("I8", inv.credential_failures_in_one_batch(seen), applied=failing)
+        self._report("L2", inv.batch_terminates(self.world, run, batch))
         self.liveness.batch_ended(run, batch)
         self._touched_runs[run.number] = run
 
-    def _on_run_ended(self, run: Any) -> None:
-        self._report("I11", inv.no_orphans(self.ss, run))
+    def _inv_run_ended(self, run: Any) -> None:
+        self._report("I11", inv.no_orphans(self.world, run), applied=bool(run.batches))
+        self._report("I3", [], applied=run.state == Code.FAULTED)
         if run.state != Code.CANCELLED or run.batches:
-            self._report("L2", inv.run_moves_on(self.ss, run, run.end))
+            self._report("L2", inv.run_moves_on(self.world, run, run.end), bool(run.batches))
         self.liveness.run_ended(run)
         self._touched_runs[run.number] = run
         self._history_due = True
 
-    def _on_deploy_ended(self, deploy: Any) -> None:
-        self._report("I12", inv.recovered_after_deploy(self.ss, deploy))
-
-    # ------------------------------------------------------------------ boundaries
-    def _on_step(self, step: Any, arg: Any) -> None:
-        self._end_of_step()
-
-    def _on_event(self, event: Any) -> None:
-        self.liveness.event(event)
-        self._end_of_step()
-
-    def _on_rejected(self, rejection: Any) -> None:
-        self._end_of_step()
+    def _inv_deploy_ended(self, deploy: Any) -> None:
+        valid = not self.world.any_token_expired()
+        self._report("I12", inv.recovered_after_deploy(self.world, deploy), applied=valid)
 
     def _end_of_step(self) -> None:
-        """Every invariant over what this step changed."""
-        ss = self.ss
-        report = self._report
-        touched = self._touched_instances
-        if touched:
-            instances, shadows = ss.instances, self._instances
-            for i in touched:
-                inst = instances.get(i)
-                shadow = shadows.get(i)
-                if inst is None or shadow is None:
-                    continue
-                report("I5", inv.data_disks_kept(inst, shadow.data_disks))
-                now = (inst.os_disk, inst.image_version)
-                if now != shadow.disk:
-                    report("I4", inv.version_never_decreases(inst, shadow.disk, shadow.prior))
-                    shadow.prior, shadow.disk = shadow.disk, now
-            touched.clear()
+        """The invariants over what this step changed."""
+        world = self.world
         if self._touched_runs:
             for run in self._touched_runs.values():
-                report("I9", inv.progress_accounted(run, self._runs[run.number].counts))
+                counts = world.runs[run.number - 1].counts
+                reported = run.progress()
+                tally = self.tallies["I9"]
+                if (
+                    run.active
+                    and reported["pendingInstanceCount"] == counts["pending"]
+                    and reported["inProgressInstanceCount"] == counts["inProgress"]
+                    and reported["successfulInstanceCount"] == counts["successful"]
+                    and reported["failedInstanceCount"] == counts["failed"]
+                ):
+                    tally.evaluations += 1  # the common case, without building messages
+                    tally.applications += 1
+                else:
+                    self._report("I9", inv.progress_accounted(run, counts))
             self._touched_runs.clear()
         if self._history_due:
-            report("I10", inv.one_active_run(ss))
-            report("I10", inv.history_bounded(ss))
+            self.check_history()
             self._history_due = False
-        run = ss.active_run
-        if run is not None:
-            shadow = self._runs[run.number]
-            report("I4", inv.target_unchanged(run, shadow.target))
-            shadow.target = run.target  # a change is reported once
-        self.liveness.deadlines()
+        seen = world.active
+        if seen is not None:
+            run = self.ss.runs[seen.number - 1]
+            if run.target != seen.target:
+                self._report("I4", inv.target_unchanged(run, seen.target), applied=False)
+        liveness = self.liveness
+        if world.clock.now >= liveness.next_due:
+            liveness.deadlines()
+
+    def history(self) -> Any:
+        """The model's history view now (computed once between two steps: I10
+        and R16 share it)."""
+        now = self.ss.now
+        if self._view is None or self._view[0] != now:
+            self._view = (now, self.ss.history())
+        return self._view[1]
+
+    def check_history(self) -> None:
+        """I10 on the model's history view now."""
+        starts = [e.properties.runningStatus.startTime for e in self.history().value]
+        self._report("I10", inv.history_bounded(starts, self.ss.now, self.ss.config.epoch))
+        self._report("I10", inv.one_active_run(self.ss.runs[-2:]))
+
+    def tick(self) -> None:
+        """Whenever time may have passed without a step (the end of each step of
+        the property machine): the L1 and L2 deadlines of the run still going
+        (a run that stopped moving has no step to check at), and the rules
+        that time alone can bring into force (the history's 60 days)."""
+        self.liveness.maybe()
+        for tick in self._ticks:
+            tick()
 
     def finish(self) -> None:
-        """At the end of a replay or a Hypothesis step: the L1 and L2 deadlines
-        of the run still going (a run that stopped moving has no step to check at)."""
-        self.liveness.deadlines()
+        """At the end of a replay or of an example: ``tick`` and the checks of
+        the whole final state (the result document, every instance's health,
+        the history view)."""
+        self.tick()
+        for prop in self.rules:
+            if _has(prop, "finish"):
+                prop.finish()
+
+
+def _fan_out(handlers: list[Callable[..., None]]) -> Callable[..., None]:
+    """One callable for a fact's handlers (the handler itself when alone)."""
+    if len(handlers) == 1:
+        return handlers[0]
+
+    def every(*args: Any) -> None:
+        for handler in handlers:
+            handler(*args)
+
+    return every
+
+
+@cache
+def _plan(classes: tuple[type[Property], ...]) -> dict[str, list[tuple[int, str]]]:
+    """For each handler name (``before_<fact>``, ``begin_<step>``...), which of
+    the property classes define it: worked out once per set of classes."""
+    plan: dict[str, list[tuple[int, str]]] = {}
+    for k, cls in enumerate(classes):
+        for attr in dir(cls):
+            if attr.split("_", 1)[0] in ("before", "after", "begin", "end") and "_" in attr:
+                plan.setdefault(attr, []).append((k, attr))
+    return plan
+
+
+def _has(prop: Property, name: str) -> Callable[..., None] | None:
+    """The handler ``name`` of a property, if its class defines one."""
+    return getattr(prop, name, None) if hasattr(type(prop), name) else None
+
+
+__all__ = ["Checker", "Status", "Tally"]

@@ -1,12 +1,14 @@
 """Invariants I1-I12 and the bounded progress property L2 (SPEC section 6;
 L1 and the L2 deadlines are in properties/liveness.py).
 
-Each invariant is a plain, named function of the model's state (and, where
-the spec speaks of a moment, of the run, batch or instance concerned). It
-returns the list of the ways it is broken: empty when it holds. A message
-names the instance, batch or run and the numbers involved.
+Each invariant is a plain, named function of what the property layer has
+observed (the :class:`~properties.observed.World`: its own health predicate,
+version order, scope and credentials) and, where the spec speaks of a
+moment, of the run, batch or instance the model reports. It returns the list
+of the ways it is broken: empty when it holds. A message names the instance,
+batch or run and the numbers involved.
 
-The ``Checker`` (properties/checker.py) calls them when the model reports a
+The ``Checker`` (properties/checker.py) calls them when the model records a
 fact (a batch starts, an instance is done, a run ends...), so that replay
 and the Hypothesis machine check every invariant after every step while
 looking only at what the step can have changed.
@@ -14,17 +16,24 @@ looking only at what the step can have changed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from model.history import HISTORY_WINDOW_SECONDS, history_runs
 from model.instance import Provisioning
 from model.run import PLATFORM, Code, Status
+from properties.expect import (
+    SIXTY_DAYS,
+    batch_cap,
+    is_newer,
+    timestamp,
+    unhealthy_limit,
+    upgraded_limit,
+)
 
 if TYPE_CHECKING:
     from model.actors.deploy import Deploy
     from model.instance import Instance
     from model.run import Batch, UpgradeRun
-    from model.scaleset import ScaleSet
+    from properties.observed import SeenRun, World
 
 INVARIANTS: dict[str, str] = {
     "I1": "Batch cap",
@@ -46,21 +55,21 @@ INVARIANTS: dict[str, str] = {
 Problems = list[str]
 
 
-def _run_batch(run: UpgradeRun, batch: Batch) -> str:
+def _run_batch(run: Any, batch: Any) -> str:
     return f"run {run.number} batch {batch.number}"
 
 
 # --------------------------------------------------------------------- I1
-def batch_within_cap(ss: ScaleSet, run: UpgradeRun, batch: Batch) -> Problems:
+def batch_within_cap(world: World, run: UpgradeRun, batch: Batch) -> Problems:
     """I1 (R5, D1, R13): a batch, at its start, holds at most cap(N) instances
     (N the instance count then); under Service Fabric it lies in one UD."""
-    n = len(ss.instances)
-    if ss.service_fabric is not None:
-        uds = sorted({ss.instances[i].update_domain for i in batch.instances})
+    n = len(world.instances)
+    if world.service_fabric is not None:
+        uds = sorted({world.instances[i].update_domain for i in batch.instances})
         if len(uds) != 1:
             return [f"{_run_batch(run, batch)} spans update domains {uds}"]
         return []
-    cap = max(1, n * ss.policy.max_batch_instance_percent // 100)
+    cap = batch_cap(n, world.policy.max_batch_instance_percent)
     if len(batch.instances) > cap:
         return [
             f"{_run_batch(run, batch)} has {len(batch.instances)} instances, more than "
@@ -83,12 +92,15 @@ def one_batch_in_flight(run: UpgradeRun) -> Problems:
 
 
 # --------------------------------------------------------------------- I2
-def pre_check_passed(ss: ScaleSet, run: UpgradeRun, batch: Batch) -> Problems:
+def pre_check_passed(world: World, run: UpgradeRun, batch: Batch) -> Problems:
     """I2 (R4, D1): a batch starts only when unhealthy <= floor(N x pct / 100)
-    at that moment."""
-    n = len(ss.instances)
-    limit = n * ss.policy.max_unhealthy_instance_percent // 100
-    unhealthy = sum(1 for inst in ss.instances.values() if not ss.is_healthy(inst))
+    at that moment (the observed world's own health predicate)."""
+    check = world.last_check
+    if check is not None and check[:2] == (run.number, world.now):
+        n, unhealthy = check[2:]  # counted at the pre-batch check, this same moment
+    else:
+        n, unhealthy = len(world.instances), len(world.unhealthy())
+    limit = unhealthy_limit(n, world.policy.max_unhealthy_instance_percent)
     if unhealthy > limit:
         return [
             f"{_run_batch(run, batch)} started with {unhealthy} of {n} instances "
@@ -98,37 +110,35 @@ def pre_check_passed(ss: ScaleSet, run: UpgradeRun, batch: Batch) -> Problems:
 
 
 # --------------------------------------------------------------------- I3
-def stopped_runs_start_no_batch(ss: ScaleSet, run: UpgradeRun, batch: Batch) -> Problems:
+def stopped_runs_start_no_batch(world: World, seen: SeenRun, number: int) -> Problems:
     """I3 (D5, D6, D7a): no batch starts after a batch that ended with a
     provisioning failure or over the upgraded-unhealthy limit, nor after a
-    pre-batch check that found unhealthy > limit."""
-    pct = ss.policy.max_unhealthy_upgraded_instance_percent
+    pre-batch check that found unhealthy > limit (``seen`` is the run as
+    observed before its batch ``number`` started)."""
+    pct = world.policy.max_unhealthy_upgraded_instance_percent
     successful = failed = 0
-    for earlier in run.batches:
-        if earlier is batch:
-            break
-        if any(o.provisioning_failed for o in earlier.outcomes.values()):
+    for earlier in seen.batches:
+        if earlier.provisioning_failed:
             return [
-                f"{_run_batch(run, batch)} started after batch {earlier.number} "
+                f"run {seen.number} batch {number} started after batch {earlier.number} "
                 "ended with a provisioning failure"
             ]
-        for outcome in earlier.outcomes.values():
-            if outcome.status == Status.SUCCESSFUL:
+        for status in earlier.done.values():
+            if status == Status.SUCCESSFUL:
                 successful += 1
             else:
                 failed += 1
-        if pct is not None and failed > (successful + failed) * pct // 100:
+        if pct is not None and failed > upgraded_limit(successful + failed, pct):
             return [
-                f"{_run_batch(run, batch)} started after batch {earlier.number} left "
+                f"run {seen.number} batch {number} started after batch {earlier.number} left "
                 f"{failed} of {successful + failed} upgraded instances failed "
-                f"(limit {(successful + failed) * pct // 100})"
+                f"(limit {upgraded_limit(successful + failed, pct)})"
             ]
-    failed_checks = [c for c in run.checks if not c.passed and c.at <= batch.start]
-    if failed_checks:
-        c = failed_checks[0]
+    if seen.failed_check is not None:
+        at, unhealthy, limit = seen.failed_check
         return [
-            f"{_run_batch(run, batch)} started after the pre-batch check at {c.at} found "
-            f"{c.unhealthy} unhealthy, more than {c.limit}"
+            f"run {seen.number} batch {number} started after the pre-batch check at {at} "
+            f"found {unhealthy} unhealthy, more than {limit}"
         ]
     return []
 
@@ -145,12 +155,12 @@ def upgraded_to_target(run: UpgradeRun, inst: Instance, rolled_back: bool) -> Pr
     return []
 
 
-def target_is_latest(ss: ScaleSet, run: UpgradeRun) -> Problems:
+def target_is_latest(world: World, run: UpgradeRun) -> Problems:
     """I4 (D3): a run's target is the latest version at the run's start."""
-    latest = ss.catalog.latest
-    if run.target != latest:
+    if run.target != world.latest:
         return [
-            f"run {run.number} started at {run.start} towards {run.target}, not the latest {latest}"
+            f"run {run.number} started at {run.start} towards {run.target}, "
+            f"not the latest {world.latest}"
         ]
     return []
 
@@ -168,10 +178,8 @@ def version_never_decreases(
     """I4: an instance's version never decreases, except through a rollback to
     that instance's own previous disk. ``before`` is its (disk, version) until
     now, ``prior`` the disk it had before that."""
-    from model.catalog import version_key
-
     now = (inst.os_disk, inst.image_version)
-    if version_key(now[1]) < version_key(before[1]) and now != prior:
+    if is_newer(before[1], now[1]) and now != prior:
         return [
             f"instance {inst.id} went from version {before[1]} ({before[0]}) down to "
             f"{now[1]} ({now[0]}), which is not its previous disk"
@@ -194,27 +202,29 @@ def data_disks_kept(inst: Instance, data_disks: tuple[str, ...]) -> Problems:
 
 
 # --------------------------------------------------------------------- I6
-def waited_for_health(ss: ScaleSet, run: UpgradeRun, inst: Instance) -> Problems:
+def waited_for_health(world: World, run: UpgradeRun, inst: Instance) -> Problems:
     """I6 (R6, D11): with a probe, an instance is done in its batch only when
     its provisioning failed, it is healthy, or it waited health_wait_seconds
-    after its extensions finished."""
-    if ss.probe is None:
+    after its extensions finished (the world as observed before it was done)."""
+    if not world.probe:
         return []
     outcome = run.batches[-1].outcomes.get(inst.id)
-    if outcome is None or outcome.provisioning_failed:
+    seen = world.instances.get(inst.id)
+    if outcome is None or outcome.provisioning_failed or seen is None:
         return []
-    if ss.is_healthy(inst) and not outcome.rolled_back:
+    if world.healthy(seen) and not outcome.rolled_back:
         return []
-    provisioned = inst.last_provisioned_at
-    wait = ss.timings.health_wait_seconds
+    provisioned = seen.provisioned_at
+    wait = world.timings.health_wait_seconds
+    now = world.now
     if outcome.rolled_back:
-        waited = ss.now - ss.timings.os_disk_seconds - (provisioned or 0)
+        waited = now - world.timings.os_disk_seconds - (provisioned or 0)
     else:
-        waited = ss.now - (provisioned if provisioned is not None else ss.now)
+        waited = now - (provisioned if provisioned is not None else now)
     if provisioned is None or waited < wait:
         return [
             f"instance {inst.id} counted {outcome.status} in run {run.number} batch "
-            f"{len(run.batches)} at {ss.now}, unhealthy after waiting {waited}s of {wait}s"
+            f"{len(run.batches)} at {now}, unhealthy after waiting {waited}s of {wait}s"
         ]
     return []
 
@@ -230,20 +240,20 @@ def batch_members_all_done(run: UpgradeRun, batch: Batch, seen_done: set[int]) -
 
 
 # --------------------------------------------------------------------- I7
-def platform_run_allowed(ss: ScaleSet, run: UpgradeRun) -> Problems:
+def platform_run_allowed(world: World, run: UpgradeRun) -> Problems:
     """I7 (R1, D4, D16): no Platform run starts while automatic upgrades are
     off or a V error stands."""
     if run.started_by != PLATFORM:
         return []
-    if not ss.auto_enabled or ss.v_errors:
-        why = "automatic upgrades are off" if not ss.auto_enabled else "a V error stands"
+    if not world.auto or world.errors:
+        why = "automatic upgrades are off" if not world.auto else "a V error stands"
         return [f"Platform run {run.number} started at {run.start} while {why}"]
     return []
 
 
-def no_platform_batch_after_opt_out(ss: ScaleSet, run: UpgradeRun, batch: Batch) -> Problems:
+def no_platform_batch_after_opt_out(world: World, run: UpgradeRun, batch: Batch) -> Problems:
     """I7 (D7): after opt-out, no new batch of a Platform run starts."""
-    if run.started_by == PLATFORM and not ss.auto_enabled:
+    if run.started_by == PLATFORM and not world.auto:
         return [
             f"{_run_batch(run, batch)} (Platform) started at {batch.start} while "
             "automatic upgrades are off"
@@ -252,28 +262,22 @@ def no_platform_batch_after_opt_out(ss: ScaleSet, run: UpgradeRun, batch: Batch)
 
 
 # --------------------------------------------------------------------- I8
-def expired_credential_fails(ss: ScaleSet, inst: Instance, ok: bool) -> Problems:
+def expired_credential_fails(world: World, inst: Instance, ok: bool) -> Problems:
     """I8 (R14): provisioning with an expired credential always fails."""
-    now = ss.now
-    expired = [
-        name
-        for ext in ss.config.extensions
-        for name in ext.credentials
-        if ss.token_expiry(name) <= now
-    ]
-    if ok and expired:
-        return [f"instance {inst.id} provisioned at {now} with expired credential {expired[0]!r}"]
+    expired = world.credential_expired(world.now)
+    if ok and expired is not None:
+        return [
+            f"instance {inst.id} provisioned at {world.now} with expired credential {expired!r}"
+        ]
     return []
 
 
-def credential_failures_in_one_batch(run: UpgradeRun) -> Problems:
+def credential_failures_in_one_batch(seen: SeenRun) -> Problems:
     """I8 (R14, D6): the instances failed by provisioning are in at most one
     batch per run."""
-    failing = [
-        b.number for b in run.batches if any(o.provisioning_failed for o in b.outcomes.values())
-    ]
+    failing = [b.number for b in seen.batches if b.provisioning_failed]
     if len(failing) > 1:
-        return [f"run {run.number} has provisioning failures in batches {failing}"]
+        return [f"run {seen.number} has provisioning failures in batches {failing}"]
     return []
 
 
@@ -307,41 +311,45 @@ def progress_accounted(run: UpgradeRun, expected: dict[str, int]) -> Problems:
 
 
 # --------------------------------------------------------------------- I10
-def one_active_run(ss: ScaleSet) -> Problems:
+def one_active_run(runs: list[UpgradeRun]) -> Problems:
     """I10: at most one run is active."""
-    active = [r.number for r in ss.runs[-2:] if r.active]
+    active = [r.number for r in runs if r.active]
     if len(active) > 1:
         return [f"runs {active} are active at once"]
     return []
 
 
-def history_bounded(ss: ScaleSet) -> Problems:
-    """I10 (R16): the history view holds at most five entries, all started
-    within 60 days, newest first."""
-    shown = history_runs(ss.runs, ss.now)
+def history_bounded(starts: list[str], now: int, epoch: str) -> Problems:
+    """I10 (R16): the history view (the startTime of each of its entries, in
+    order) holds at most five entries, all started within 60 days, newest first."""
     problems = []
-    if len(shown) > 5:
-        problems.append(f"the history view holds {len(shown)} entries, more than 5")
-    old = [r.number for r in shown if r.start < ss.now - HISTORY_WINDOW_SECONDS]
+    if len(starts) > 5:
+        problems.append(f"the history view holds {len(starts)} entries, more than 5")
+    oldest = timestamp(epoch, now - SIXTY_DAYS)
+    old = [k for k, start in enumerate(starts, 1) if _before(start, oldest)]
     if old:
-        problems.append(f"the history view shows runs {old} started more than 60 days ago")
-    for newer, older in zip(shown, shown[1:], strict=False):
-        if (newer.start, newer.number) < (older.start, older.number):
-            problems.append(
-                f"the history view lists run {newer.number} before the newer run {older.number}"
-            )
+        problems.append(f"the history view shows entries {old} started more than 60 days ago")
+    for k, (newer, older) in enumerate(zip(starts, starts[1:], strict=False), 1):
+        if _before(newer, older):
+            problems.append(f"the history view lists entry {k} ({newer}) before a newer one")
             break
     return problems
 
 
+def _before(a: str, b: str) -> bool:
+    from datetime import datetime
+
+    return datetime.fromisoformat(a) < datetime.fromisoformat(b)
+
+
 # --------------------------------------------------------------------- I11
-def no_orphans(ss: ScaleSet, run: UpgradeRun) -> Problems:
+def no_orphans(world: World, run: UpgradeRun) -> Problems:
     """I11: when a run ends, none of its instances is mid-operation."""
     busy = sorted(
         i
         for batch in run.batches
         for i in batch.instances
-        if i in ss.instances and ss.instances[i].state != "ready"
+        if i in world.instances and world.instances[i].op not in ("ready",)
     )
     if busy:
         return [f"run {run.number} ended {run.code} with instances {busy} mid-operation"]
@@ -349,29 +357,20 @@ def no_orphans(ss: ScaleSet, run: UpgradeRun) -> Problems:
 
 
 # --------------------------------------------------------------------- I12
-def recovered_after_deploy(ss: ScaleSet, deploy: Deploy) -> Problems:
+def recovered_after_deploy(world: World, deploy: Deploy) -> Problems:
     """I12 (R15): after a deploy with valid credentials, no instance it
     touched stays in provisioning state Failed."""
-    now = ss.now
-    valid = all(ss.token_expiry(name) > now for name in ss.tokens)
-    if not valid:
+    if world.any_token_expired():
         return []
-    failed = sorted(
-        i
-        for i in deploy.members
-        if i in ss.instances and ss.instances[i].provisioning_state == Provisioning.FAILED
-    )
+    members = [i for i in deploy.members if i in world.instances]
+    failed = sorted(i for i in members if world.instances[i].provisioning == Provisioning.FAILED)
     if failed:
         return [
             f"model deploy started at {deploy.start} with valid credentials left "
             f"instances {failed} Failed"
         ]
-    if not deploy.succeeded:
-        still = [
-            i
-            for i in deploy.members
-            if i in ss.instances and ss.instances[i].provisioning_state != Provisioning.SUCCEEDED
-        ]
+    still = [i for i in members if world.instances[i].provisioning != Provisioning.SUCCEEDED]
+    if not deploy.succeeded or still:
         return [
             f"model deploy started at {deploy.start} with valid credentials did not "
             f"succeed (instances {still})"
@@ -380,34 +379,35 @@ def recovered_after_deploy(ss: ScaleSet, deploy: Deploy) -> Problems:
 
 
 # --------------------------------------------------------------------- L2
-def batch_bound(ss: ScaleSet) -> int:
+def batch_bound(world: World) -> int:
     """L2: the longest a batch may take."""
-    t = ss.timings
+    t = world.timings
     bound = t.os_disk_seconds + t.extension_seconds + t.health_wait_seconds
-    if ss.policy.automatic_rollback and ss.probe is not None:
+    if world.policy.automatic_rollback and world.probe:
         bound += t.os_disk_seconds
     return bound
 
 
-def batch_terminates(ss: ScaleSet, run: UpgradeRun, batch: Batch) -> Problems:
+def batch_terminates(world: World, run: UpgradeRun, batch: Batch) -> Problems:
     """L2: each batch ends within os_disk + extension + health_wait seconds
     (plus os_disk with automatic rollback) of its start."""
-    bound = batch_bound(ss)
+    bound = batch_bound(world)
     if batch.end is not None and batch.end - batch.start > bound:
         return [f"{_run_batch(run, batch)} took {batch.end - batch.start}s, more than {bound}s"]
     return []
 
 
-def run_moves_on(ss: ScaleSet, run: UpgradeRun, at: int) -> Problems:
+def run_moves_on(world: World, run: UpgradeRun, at: int) -> Problems:
     """L2: after a batch, the next one starts, or the run ends, within
     pause_time_between_batches."""
     ended = [b for b in run.batches if b.end is not None]
     if not ended:
         return []
     last = ended[-1]
-    if at - last.end > ss.pause_seconds:
+    pause = world.pause
+    if at - last.end > pause:
         return [
             f"run {run.number} moved on at {at}, {at - last.end}s after batch "
-            f"{last.number} ended (pause {ss.pause_seconds}s)"
+            f"{last.number} ended (pause {pause}s)"
         ]
     return []

@@ -39,13 +39,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from model.instance import Power, Provisioning
+from model.instance import Provisioning
 from model.run import Code
 from properties.invariants import batch_bound
 
 if TYPE_CHECKING:
     from model.run import Batch, UpgradeRun
-    from model.scaleset import ScaleSet
+    from properties.observed import World
 
 Report = Callable[[str, list[str]], None]
 
@@ -56,53 +56,53 @@ _BREAKS_QUIET = frozenset(
 _NEVER = 1 << 62
 
 
-def quiet_batch_bound(ss: ScaleSet) -> int:
+def quiet_batch_bound(world: World) -> int:
     """L1: the longest a batch may take in a quiet environment."""
-    t = ss.timings
+    t = world.timings
     return t.os_disk_seconds + t.extension_seconds + t.app_start_seconds
 
 
-def quiet_run_bound(ss: ScaleSet, scope: int) -> int:
+def quiet_run_bound(world: World, scope: int) -> int:
     """L1: a quiet run upgrades at least one instance per batch, so it ends
     within scope x (batch bound + pause) of its start."""
-    return scope * (quiet_batch_bound(ss) + ss.pause_seconds)
+    return scope * (quiet_batch_bound(world) + world.pause)
 
 
-def credentials_valid_until(ss: ScaleSet) -> int:
+def credentials_valid_until(world: World) -> int:
     """L1: the earliest expiry of the credential tokens the model references
     (provisioning finishing at or after it fails, R14)."""
-    expiries = [ss.token_expiry(name) for name in ss.tokens]
+    expiries = [world.tokens[n][world.referenced[n]] for n in world.tokens]
     return min(expiries, default=_NEVER)
 
 
-def quiet_reasons(ss: ScaleSet, run: UpgradeRun, limit: int = 3) -> list[str]:
+def quiet_reasons(world: World, run: UpgradeRun, limit: int = 3) -> list[str]:
     """L1: why the environment is not quiet for ``run`` now; empty when it is."""
     reasons: list[str] = []
-    t = ss.timings
-    if ss.probe is not None and t.app_start_seconds > t.health_wait_seconds:
+    t = world.timings
+    if world.probe and t.app_start_seconds > t.health_wait_seconds:
         reasons.append(
             f"the application takes {t.app_start_seconds}s to start, longer than the "
             f"health wait of {t.health_wait_seconds}s"
         )
-    if not ss.auto_enabled:
+    if not world.auto:
         reasons.append("automatic upgrades are off")
     if run.cancel_requested:
         reasons.append("a cancel was asked")
-    if ss.catalog.is_broken(run.target):
+    if run.target in world.broken:
         reasons.append(f"the target {run.target} is broken")
-    if credentials_valid_until(ss) <= ss.now:
+    if credentials_valid_until(world) <= world.now:
         reasons.append("a credential has expired")
-    for inst in ss.instances.values():
+    for seen in world.instances.values():
         if len(reasons) >= limit:
             break
-        if inst.power_state != Power.RUNNING:
-            reasons.append(f"instance {inst.id} is down")
-        elif inst.provisioning_state != Provisioning.SUCCEEDED:
-            reasons.append(f"instance {inst.id} is {inst.provisioning_state}")
-        elif inst.app_health is False:
-            reasons.append(f"instance {inst.id} answered unhealthy")
-        elif not ss.is_healthy(inst):
-            reasons.append(f"instance {inst.id} is not healthy")
+        if not seen.up:
+            reasons.append(f"instance {seen.id} is down")
+        elif seen.provisioning != Provisioning.SUCCEEDED:
+            reasons.append(f"instance {seen.id} is {seen.provisioning}")
+        elif seen.answer is False:
+            reasons.append(f"instance {seen.id} answered unhealthy")
+        elif not world.healthy(seen):
+            reasons.append(f"instance {seen.id} is not healthy")
     return reasons
 
 
@@ -120,8 +120,8 @@ class Liveness:
     """Checks L1 and the deadlines of L2 for one scale set; reports through
     ``report(invariant, problems)`` (the Checker's)."""
 
-    def __init__(self, ss: ScaleSet, report: Report) -> None:
-        self.ss = ss
+    def __init__(self, world: World, report: Report) -> None:
+        self.world = world
         self.report = report
         #: run number -> the quiet run, while it is active and stays quiet
         self.quiet: dict[int, QuietRun] = {}
@@ -129,16 +129,31 @@ class Liveness:
         self.quiet_started = 0
         self.quiet_completed = 0
         self._reported: set[tuple[str, int, int]] = set()
+        #: nothing can be late before this time (recomputed by ``deadlines``)
+        self.next_due = 0
+
+    def changed(self) -> None:
+        """A batch or a run started or ended, or quietness may have ended: the
+        next ``maybe`` looks at every deadline again."""
+        self.next_due = 0
+
+    def maybe(self) -> None:
+        """``deadlines`` if one of them may have passed since the last look."""
+        if self.world.clock.now >= self.next_due:
+            self.deadlines()
 
     # ------------------------------------------------------------------ facts
     def run_started(self, run: UpgradeRun) -> None:
         """L1: a run that starts while the environment is quiet is watched."""
-        if run.active and not quiet_reasons(self.ss, run, limit=1):
-            self.quiet[run.number] = QuietRun(run, len(run.scope), credentials_valid_until(self.ss))
+        self.next_due = 0
+        if run.active and not quiet_reasons(self.world, run, limit=1):
+            scope = len(run.scope)
+            self.quiet[run.number] = QuietRun(run, scope, credentials_valid_until(self.world))
             self.quiet_started += 1
 
     def event(self, event: Any) -> None:
         """An accepted event: some end quietness for the rest of the run."""
+        self.next_due = 0
         if not self.quiet:
             return
         name = event.NAME
@@ -153,16 +168,18 @@ class Liveness:
         q = self.quiet.get(run.number)
         if q is None:
             return None
-        if at >= q.until or run.cancel_requested or not self.ss.auto_enabled:
+        seen = self.world.runs[run.number - 1]
+        if at >= q.until or seen.cancel_asked or not self.world.auto:
             del self.quiet[run.number]
             return None
         return q
 
     def batch_ended(self, run: UpgradeRun, batch: Batch) -> None:
         """L1: each batch of a quiet run takes at most the quiet batch bound."""
+        self.next_due = 0
         if self._still_quiet(run, batch.end) is None:
             return
-        bound = quiet_batch_bound(self.ss)
+        bound = quiet_batch_bound(self.world)
         problems = []
         if batch.end - batch.start > bound:
             problems.append(
@@ -173,11 +190,12 @@ class Liveness:
 
     def run_ended(self, run: UpgradeRun) -> None:
         """L1: a quiet run ends Completed with every in-scope instance on its target."""
+        self.next_due = 0
         if self._still_quiet(run, run.end) is None:
             self.quiet.pop(run.number, None)
             return
         del self.quiet[run.number]
-        ss = self.ss
+        ss = self.world.ss  # the model's instances: are they on the target?
         problems = []
         if run.state != Code.COMPLETED:
             error = f" ({run.error[0]})" if run.error else ""
@@ -209,18 +227,25 @@ class Liveness:
         return [problem]
 
     def deadlines(self) -> None:
-        """L1, L2 while a run is still going: the batch in flight, the pause
-        after a batch, and a quiet run as a whole must not outlast their bounds.
-        Each breach is reported once, at the first check after its bound."""
-        ss = self.ss
-        run = ss.active_run
-        if run is None:
+        """L1, L2 while a run is still going (as observed): the batch in flight,
+        the pause after a batch, and a quiet run as a whole must not outlast
+        their bounds. Each breach is reported once, at the first check after
+        its bound; ``next_due`` is set to the first moment one can be late."""
+        world = self.world
+        seen = world.active
+        never = _NEVER
+        if seen is None:
+            self.next_due = never
             return
-        now = ss.now
-        batch = run.batch_in_flight
+        run = world.ss.runs[seen.number - 1]
+        now = world.now
+        last = seen.batches[-1] if seen.batches else None
+        batch = last if last is not None and last.end is None else None
+        due = [never]
         late: list[str] = []
         if batch is not None:
-            bound = batch_bound(ss)
+            bound = batch_bound(world)
+            due.append(batch.start + bound + 1)
             if now - batch.start > bound:
                 late += self._first_time(
                     "L2",
@@ -229,38 +254,44 @@ class Liveness:
                     f"run {run.number} batch {batch.number} started at {batch.start} is still "
                     f"in flight at {now}, more than {bound}s",
                 )
-        elif run.state == "pause" and run.batches:
-            last = run.batches[-1]
-            if last.end is not None and now - last.end > ss.pause_seconds:
+        elif last is not None and last.end is not None:
+            due.append(last.end + world.pause + 1)
+            if now - last.end > world.pause:
                 late += self._first_time(
                     "L2",
                     run,
                     -last.number,
                     f"run {run.number} has not moved on at {now}, {now - last.end}s after "
-                    f"batch {last.number} ended (pause {ss.pause_seconds}s)",
+                    f"batch {last.number} ended (pause {world.pause}s)",
                 )
-        self.report("L2", late)
+        if late:
+            self.report("L2", late)
         q = self._still_quiet(run, now)
-        if q is None:
-            return
-        slow: list[str] = []
-        quiet_bound = quiet_batch_bound(ss)
-        if batch is not None and now - batch.start > quiet_bound:
-            slow += self._first_time(
-                "L1",
-                run,
-                batch.number,
-                f"run {run.number} batch {batch.number} started at {batch.start} in a quiet "
-                f"environment is still in flight at {now}, more than {quiet_bound}s",
-            )
-        run_bound = quiet_run_bound(ss, q.scope)
-        if now - run.start > run_bound:
-            slow += self._first_time(
-                "L1",
-                run,
-                0,
-                f"run {run.number} started at {run.start} in a quiet environment with "
-                f"{q.scope} instances in scope is still {run.state} at {now}, more than "
-                f"{run_bound}s",
-            )
-        self.report("L1", slow)
+        if q is not None:
+            due.append(q.until)
+            slow: list[str] = []
+            quiet_bound = quiet_batch_bound(world)
+            if batch is not None:
+                due.append(batch.start + quiet_bound + 1)
+                if now - batch.start > quiet_bound:
+                    slow += self._first_time(
+                        "L1",
+                        run,
+                        batch.number,
+                        f"run {run.number} batch {batch.number} started at {batch.start} in a "
+                        f"quiet environment is still in flight at {now}, more than {quiet_bound}s",
+                    )
+            run_bound = quiet_run_bound(world, q.scope)
+            due.append(seen.start + run_bound + 1)
+            if now - seen.start > run_bound:
+                slow += self._first_time(
+                    "L1",
+                    run,
+                    0,
+                    f"run {run.number} started at {seen.start} in a quiet environment with "
+                    f"{q.scope} instances in scope is still {run.state} at {now}, more than "
+                    f"{run_bound}s",
+                )
+            if slow:
+                self.report("L1", slow)
+        self.next_due = min(d for d in due if d > now) if any(d > now for d in due) else never

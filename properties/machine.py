@@ -67,7 +67,7 @@ from properties.checker import Checker
 from properties.counterexample import counterexample_trace, save_counterexample
 from properties.coverage import Coverage, describe
 from properties.generation import SCALE_SETS
-from properties.invariants import INVARIANTS
+from properties.rules_all import PROPERTIES
 
 
 class PropertyViolation(AssertionError):
@@ -78,7 +78,7 @@ class PropertyViolation(AssertionError):
 
 
 VIOLATIONS: dict[str, type[PropertyViolation]] = {
-    name: type(f"{name}Violated", (PropertyViolation,), {"invariant": name}) for name in INVARIANTS
+    name: type(f"{name}Violated", (PropertyViolation,), {"invariant": name}) for name in PROPERTIES
 }
 
 
@@ -143,9 +143,7 @@ class UpgradeMachine(RuleBasedStateMachine):
         if self._final:
             note(f"initial scale set: {self.config!r}")
         self.ss = ScaleSet(self.config)
-        self.checker = Checker(
-            self.ss, counts=self.campaign.evaluations, on_violation=self._violated
-        )
+        self.checker = Checker(self.ss, on_violation=self._violated)
         self.ss.subscribe(self.checker)
         if self.ss.rejected:
             self.reach("refused event")  # D16: a V error at time 0
@@ -217,7 +215,7 @@ class UpgradeMachine(RuleBasedStateMachine):
         if self._final:
             self._note_step()
             note(f"  {describe(self.ss)}")
-        self.checker.finish()
+        self.checker.tick()
         assert not self.checker.violations, self.checker.violations[0]
 
     def _note_step(self) -> None:
@@ -235,14 +233,25 @@ class UpgradeMachine(RuleBasedStateMachine):
         if self.failure is None:
             self.failure = violation
         raise VIOLATIONS.get(violation.invariant, PropertyViolation)(
-            f"{violation.invariant} ({INVARIANTS.get(violation.invariant, '?')}) violated at "
+            f"{violation.invariant} ({PROPERTIES.get(violation.invariant, '?')}) violated at "
             f"{violation.at}s: {violation.message}"
         )
 
     def teardown(self) -> None:
+        in_flight = sys.exc_info()[1]
+        try:
+            if self.failure is None and in_flight is None:
+                self.checker.finish()  # the final state: result document, health, history
+        finally:
+            self._account(in_flight)
+
+    def _account(self, in_flight: BaseException | None) -> None:
+        """The example's counts into the campaign; its counterexample, if final."""
         for scenario in self.reached:
             self.campaign.scenarios[scenario] += 1
-        in_flight = sys.exc_info()[1]
+        for name, tally in self.checker.counts().items():
+            self.campaign.evaluations[name] += tally.evaluations
+            self.campaign.applications[name] += tally.applications
         failure = self.failure
         if failure is None and isinstance(in_flight, Exception):
             if not isinstance(in_flight, HypothesisException):

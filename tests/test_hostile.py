@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from vmss_spec.cli import main
 from model.trace import MAX_FILE_BYTES, TraceError, load_trace, load_trace_bytes, read_trace_bytes
+from vmss_spec.cli import main
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
 VALID = HOSTILE / "valid"

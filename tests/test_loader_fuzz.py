@@ -20,7 +20,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from model.replay import Replay
-from vmss_spec.replay import replay
 from model.trace import (
     TraceError,
     _fast_valid,
@@ -31,6 +30,7 @@ from model.trace import (
     result_to_json,
     validator,
 )
+from vmss_spec.replay import replay
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = {p.name: json.loads(p.read_text()) for p in sorted((ROOT / "examples").glob("*.json"))}

@@ -32,7 +32,7 @@ from properties.campaign import (
     run_campaign,
 )
 from properties.coverage import EXTRA_SCENARIOS, SCENARIOS
-from properties.invariants import INVARIANTS
+from properties.rules_all import PROPERTIES, STATES
 from vmss_spec.replay import first_violation
 
 #: seconds between progress lines
@@ -94,16 +94,18 @@ def format_report(outcome: CampaignResult) -> str:
         f"{outcome.elapsed:.1f}s",
         "",
     ]
+    never = set(outcome.vacuous)
     lines += _table(
-        ("property", "name", "evaluations", "result"),
+        ("property", "states", "evaluations", "applied", "result"),
         [
             (
                 name,
-                title,
+                STATES[name],
                 stats.evaluations[name],
-                "VIOLATED" if name in failed else "held",
+                stats.applications[name],
+                "VIOLATED" if name in failed else "NEVER APPLIED" if name in never else "held",
             )
-            for name, title in INVARIANTS.items()
+            for name in PROPERTIES
         ],
     )
     lines += [
@@ -116,9 +118,10 @@ def format_report(outcome: CampaignResult) -> str:
         ("scenario", "examples"),
         [(name, stats.scenarios[name]) for name in SCENARIOS + EXTRA_SCENARIOS],
     )
-    missing = [name for name in SCENARIOS if not stats.scenarios[name]]
-    if missing:
-        lines.append(f"not reached: {', '.join(missing)}")
+    if outcome.vacuous:
+        lines.append(f"never applied: {', '.join(outcome.vacuous)}")
+    if outcome.unreached:
+        lines.append(f"not reached: {', '.join(outcome.unreached)}")
     lines.append("")
     if outcome.counterexamples:
         lines += _table(
@@ -135,8 +138,10 @@ def format_report(outcome: CampaignResult) -> str:
         lines.append(
             f"error: {type(outcome.error).__name__}: {first[0] if first else ''}".rstrip(": ")
         )
+    elif outcome.vacuous or outcome.unreached:
+        lines.append("counterexamples: none, but the campaign did not put every rule to the test")
     else:
-        lines.append("counterexamples: none; every property held")
+        lines.append("counterexamples: none; every property held, each on the steps it applied to")
     return "\n".join(lines) + "\n"
 
 

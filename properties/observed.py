@@ -1,0 +1,361 @@
+"""The observed world: what the property layer has seen happen to a scale set,
+kept in its own records and updated from the facts the model records and the
+events it accepted, never from the model's own bookkeeping.
+
+Each instance's power state follows the outage events, its probe answer the
+``app_health`` events (until its disk changes), its operation and
+provisioning state the lifecycle facts, its application's start the rule of
+"Health, precisely"; the catalog follows the publications, the credentials
+the credential events and deploys, each run its own scope and statuses.
+From these :meth:`World.healthy` is the property layer's own health
+predicate (R7), and the rule properties (properties/rules_*.py) compare
+what the model did with what the spec says it must do in that world.
+
+The handlers ``on_<fact>`` bring the world up to date with a fact; the
+checker (properties/checker.py) calls the properties that look at the
+world before a fact first, then the world's handler, then those that look
+at it after.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from model.instance import Provisioning
+from model.run import PLATFORM, Code, Status
+from properties.expect import is_newer, newest, pause_seconds, v_errors
+
+#: the operations in flight that make an instance unhealthy (R7)
+BUSY = frozenset({"creating", "reimaging", "extensions", "rolling_back", "model_update"})
+
+
+@attrs.define(eq=False)
+class SeenInstance:
+    """One instance as observed."""
+
+    id: int
+    version: str
+    disk: str
+    data_disks: tuple[str, ...]
+    update_domain: int | None
+    up: bool = True
+    provisioning: str = Provisioning.SUCCEEDED
+    #: ready | creating | reimaging | extensions | awaiting | rolling_back | model_update
+    op: str = "ready"
+    #: when the current operation's phase began
+    since: int = 0
+    #: the last app_health answer since the disk was created, replaced or restored
+    answer: bool | None = None
+    #: when the application started on the current disk (None: not yet)
+    app_since: int | None = None
+    #: the disk before the last replacement: (name, version, provisioning)
+    prior: tuple[str, str, str] | None = None
+    #: when its extensions last finished
+    provisioned_at: int | None = None
+    #: the number of the run whose batch holds it
+    run: int | None = None
+    #: every OS disk name it has had
+    disks: set[str] = attrs.field(factory=set)
+
+
+@attrs.define(eq=False)
+class SeenBatch:
+    number: int
+    members: list[int]
+    start: int
+    end: int | None = None
+    #: member id -> "successful" | "failed", as each was done
+    done: dict[int, str] = attrs.field(factory=dict)
+    #: when the last member was done
+    last_done: int | None = None
+    provisioning_failed: set[int] = attrs.field(factory=set)
+    rolled_back: set[int] = attrs.field(factory=set)
+
+
+@attrs.define(eq=False)
+class SeenRun:
+    number: int
+    started_by: str
+    target: str
+    start: int
+    #: D11: the scope as this layer computes it, id -> status
+    statuses: dict[int, str]
+    counts: dict[str, int]
+    batches: list[SeenBatch] = attrs.field(factory=list)
+    cancel_asked: bool = False
+    end: int | None = None
+    code: str = Code.ROLLING_FORWARD
+    error: str | None = None
+    #: (time, unhealthy, limit) of a pre-batch check that found unhealthy > limit
+    failed_check: tuple[int, int, int] | None = None
+
+    def set(self, instance_id: int, status: str) -> None:
+        old = self.statuses.get(instance_id)
+        if old is None:
+            return
+        self.counts[old] -= 1
+        self.counts[status] += 1
+        self.statuses[instance_id] = status
+
+
+@attrs.define(eq=False)
+class SeenDeploy:
+    start: int
+    members: set[int]
+    remaining: set[int]
+
+
+class World:
+    """The scale set as the property layer has seen it (see the module doc)."""
+
+    def __init__(self, ss: Any) -> None:
+        config = ss.config
+        self.ss = ss  # for the time only: ``now``
+        self.clock = ss.clock
+        self.config = config
+        self.policy = config.policy
+        self.timings = config.timings
+        #: section 4: the pause between batches, in seconds (this layer's own parse)
+        self.pause = pause_seconds(config.policy.pause_time_between_batches) or 0
+        self.probe = config.health_probe is not None
+        self.service_fabric = config.service_fabric
+        self.versions: list[str] = list(config.catalog)
+        self.latest = newest(self.versions)
+        self.broken: set[str] = set()
+        self.tokens: dict[str, list[int]] = {
+            name: [cred.expires_at] for name, cred in config.credentials.items()
+        }
+        self.referenced: dict[str, int] = {name: 0 for name in self.tokens}
+        self.extension_credentials = sorted(
+            {c for ext in config.extensions for c in ext.credentials}
+        )
+        self.errors = v_errors(config)
+        self.auto = config.automatic_os_upgrade and not self.errors
+        self.instances: dict[int, SeenInstance] = {}
+        self.next_id = 0
+        for _ in range(config.instances):
+            seen = self._add(self.latest)
+            seen.app_since = -self.timings.app_start_seconds  # healthy at time 0
+        self.runs: list[SeenRun] = []
+        self.active: SeenRun | None = None
+        #: the last pre-batch check as counted here: (run, time, N, unhealthy)
+        self.last_check: tuple[int, int, int, int] | None = None
+        self.deploy: SeenDeploy | None = None
+
+    def _add(self, version: str) -> SeenInstance:
+        i = self.next_id
+        self.next_id += 1
+        sf = self.service_fabric
+        seen = SeenInstance(
+            id=i,
+            version=version,
+            disk=f"os-{i}-0",
+            data_disks=tuple(f"data-{i}-{k}" for k in range(self.config.data_disks_per_instance)),
+            update_domain=i % sf.update_domains if sf is not None else None,
+        )
+        seen.disks.add(seen.disk)
+        self.instances[i] = seen
+        return seen
+
+    # ------------------------------------------------------------ own predicates
+    @property
+    def now(self) -> int:
+        return self.clock.now
+
+    def probe_ok(self, seen: SeenInstance) -> bool:
+        """ "Health, precisely": the last answer since the disk changed; otherwise
+        the image is not broken and the application has been up long enough."""
+        if seen.answer is not None:
+            return seen.answer
+        if seen.app_since is None or seen.version in self.broken:
+            return False
+        return self.clock.now - seen.app_since >= self.timings.app_start_seconds
+
+    def healthy(self, seen: SeenInstance) -> bool:
+        """R7: running, Succeeded, no operation in flight, and with a probe, probe_ok."""
+        if not seen.up or seen.provisioning != Provisioning.SUCCEEDED or seen.op in BUSY:
+            return False
+        return not self.probe or self.probe_ok(seen)
+
+    def unhealthy(self) -> list[int]:
+        return [i for i, seen in self.instances.items() if not self.healthy(seen)]
+
+    def below(self, version: str, target: str) -> bool:
+        return is_newer(target, version)
+
+    def credential_expired(self, at: int) -> str | None:
+        """R14: a credential whose referenced token has expired at ``at``, if any."""
+        for name in self.extension_credentials:
+            if self.tokens[name][self.referenced[name]] <= at:
+                return name
+        return None
+
+    def any_token_expired(self) -> bool:
+        """R15: a token the model references (of any credential) has expired now."""
+        now = self.clock.now
+        return any(self.tokens[n][self.referenced[n]] <= now for n in self.tokens)
+
+    def any_below_latest(self) -> bool:
+        """D4: some instance, not being created, is below the latest version."""
+        return any(
+            s.provisioning != Provisioning.CREATING and is_newer(self.latest, s.version)
+            for s in self.instances.values()
+        )
+
+    # ------------------------------------------------------------ events seen
+    def on_image_published(self, ev: Any) -> None:
+        self.versions.append(ev.version)
+        if not ev.app_healthy:
+            self.broken.add(ev.version)
+        if is_newer(ev.version, self.latest):
+            self.latest = ev.version
+
+    def on_outage_started(self, ev: Any) -> None:
+        for i in ev.instances:
+            self.instances[i].up = False
+
+    def on_outage_ended(self, ev: Any) -> None:
+        for i in ev.instances:
+            self.instances[i].up = True
+
+    def on_health_reported(self, ev: Any) -> None:
+        for i in ev.instances:
+            self.instances[i].answer = ev.healthy
+
+    def on_credential_expired(self, ev: Any) -> None:
+        tokens = self.tokens[ev.name]
+        tokens[:] = [min(t, self.clock.now) for t in tokens]
+
+    def on_credential_regenerated(self, ev: Any) -> None:
+        self.tokens[ev.name].append(ev.expires_at)
+
+    def on_automatic_upgrades(self, enabled: bool) -> None:
+        self.auto = enabled
+
+    def on_cancel_asked(self, run: Any) -> None:
+        self.runs[run.number - 1].cancel_asked = True
+
+    def on_instance_created(self, inst: Any) -> None:
+        seen = self._add(inst.image_version)
+        seen.op, seen.since, seen.provisioning = "creating", self.clock.now, Provisioning.CREATING
+
+    def on_instance_removed(self, inst: Any) -> None:
+        del self.instances[inst.id]
+        for run in self.runs:
+            status = run.statuses.pop(inst.id, None)
+            if status is not None:
+                run.counts[status] -= 1
+        if self.deploy is not None:
+            self.deploy.remaining.discard(inst.id)
+
+    def on_deploy_started(self, deploy: Any) -> None:
+        for name, tokens in self.tokens.items():
+            self.referenced[name] = len(tokens) - 1
+        members = set(deploy.members)
+        self.deploy = SeenDeploy(self.clock.now, members, set(members))
+        for i in members:
+            seen = self.instances[i]
+            seen.op, seen.since, seen.provisioning = (
+                "model_update",
+                self.clock.now,
+                Provisioning.UPDATING,
+            )
+
+    def on_deploy_ended(self, deploy: Any) -> None:
+        self.deploy = None
+
+    # ------------------------------------------------------------ runs seen
+    def on_run_started(self, run: Any, reason: str) -> None:
+        target = run.target
+        statuses = {
+            i: Status.PENDING
+            for i, s in self.instances.items()
+            if s.provisioning != Provisioning.CREATING and is_newer(target, s.version)
+        }
+        counts = dict.fromkeys((Status.PENDING, Status.IN_PROGRESS, Status.SUCCESSFUL), 0)
+        counts[Status.FAILED] = 0
+        counts[Status.PENDING] = len(statuses)
+        seen = SeenRun(run.number, run.started_by, target, self.clock.now, statuses, counts)
+        self.runs.append(seen)
+        self.active = seen
+
+    def on_batch_started(self, run: Any, batch: Any) -> None:
+        seen_run = self.runs[run.number - 1]
+        seen_run.batches.append(SeenBatch(batch.number, list(batch.instances), self.clock.now))
+        for i in batch.instances:
+            seen_run.set(i, Status.IN_PROGRESS)
+            seen = self.instances[i]
+            seen.prior = (seen.disk, seen.version, seen.provisioning)
+            seen.op, seen.since, seen.run = "reimaging", self.clock.now, run.number
+            seen.provisioning = Provisioning.UPDATING
+
+    def on_member_done(self, run: Any, inst: Any) -> None:
+        seen_run = self.runs[run.number - 1]
+        status = run.batches[-1].outcomes[inst.id].status
+        seen_run.batches[-1].done[inst.id] = status
+        seen_run.batches[-1].last_done = self.clock.now
+        seen_run.set(inst.id, status)
+        seen = self.instances[inst.id]
+        seen.run = None
+        if seen.op == "awaiting":
+            seen.op = "ready"
+
+    def on_batch_ended(self, run: Any, batch: Any) -> None:
+        self.runs[run.number - 1].batches[-1].end = self.clock.now
+
+    def on_run_ended(self, run: Any) -> None:
+        seen = self.runs[run.number - 1]
+        seen.end, seen.code = self.clock.now, run.state
+        seen.error = run.error[0] if run.error else None
+        self.active = None
+
+    # ------------------------------------------------------------ instances seen
+    def on_disk_replaced(self, inst: Any) -> None:
+        seen = self.instances[inst.id]
+        if seen.op == "reimaging":
+            seen.disk, seen.version = inst.os_disk, inst.image_version
+            seen.disks.add(seen.disk)
+        seen.op, seen.since = "extensions", self.clock.now
+        seen.answer = None
+        seen.app_since = None
+
+    def on_extensions_finished(self, inst: Any, ok: bool) -> None:
+        seen = self.instances[inst.id]
+        seen.provisioning = Provisioning.SUCCEEDED if ok else Provisioning.FAILED
+        seen.provisioned_at = self.clock.now
+        if ok and seen.app_since is None:
+            seen.app_since = self.clock.now
+        if seen.run is not None and ok and self.probe:
+            seen.op, seen.since = "awaiting", self.clock.now
+        else:
+            seen.op = "ready"
+        if not ok and seen.run is not None:
+            self.runs[seen.run - 1].batches[-1].provisioning_failed.add(inst.id)
+        if self.deploy is not None:
+            self.deploy.remaining.discard(inst.id)
+
+    def on_rollback_started(self, inst: Any) -> None:
+        seen = self.instances[inst.id]
+        seen.op, seen.since, seen.provisioning = (
+            "rolling_back",
+            self.clock.now,
+            Provisioning.UPDATING,
+        )
+
+    def on_rollback_restored(self, inst: Any) -> None:
+        seen = self.instances[inst.id]
+        if seen.prior is not None:
+            seen.disk, seen.version, seen.provisioning = seen.prior
+        seen.op, seen.answer, seen.app_since = "ready", None, self.clock.now
+        if seen.run is not None:
+            self.runs[seen.run - 1].batches[-1].rolled_back.add(inst.id)
+
+    # ------------------------------------------------------------ handlers
+    def handlers(self) -> dict[str, Any]:
+        """fact -> this world's handler."""
+        return {name[3:]: getattr(self, name) for name in dir(self) if name.startswith("on_")}
+
+    def platform(self, run: SeenRun) -> bool:
+        return run.started_by == PLATFORM
