@@ -19,17 +19,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from model.jsontext import _too_deep_in_text
+from model.jsontext import scan as _scan
 from model.replay import Replay
-from model.trace import (
-    TraceError,
-    _fast_valid,
-    _scan,
-    _schema,
-    _too_deep_in_text,
-    load_trace_bytes,
-    result_to_json,
-    validator,
-)
+from model.trace import TraceError, load_trace_bytes, result_to_json
+from model.trace_schema import _schema, validator
+from model.trace_schema import fast_valid as _fast_valid
 from vmss_spec.replay import replay
 
 ROOT = Path(__file__).resolve().parent.parent
