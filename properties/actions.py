@@ -31,6 +31,7 @@ from model.events import (
 )
 from model.instance import Power, Provisioning
 from model.run import Code
+from model.trace import Trace, trace_to_dict
 from properties.invariants import batch_bound
 from properties.liveness import quiet_run_bound
 
@@ -302,6 +303,41 @@ def quiet_then_complete(m: UpgradeMachine, n: int) -> None:
     m.reach("quiet run completed (L1)")
 
 
+#: section 4 and V9/V10's edges: each comparison at, just inside and just outside
+_COUNTS = (0, 1, 100, 101, 1000, 1001)
+_PERCENTS = (4, 5, 20, 100, 101)
+_UPGRADED = (-1, 0, 20, 100, 101)
+_PAUSES = ("PT0S", "PT1S", "P1DT1H", "-PT1S", "PT", "5 minutes")
+
+
+def submit_trace(m: UpgradeMachine, n: int) -> None:
+    """V9, V10, D16: hand the loader a trace of this scale set whose count and
+    policy sit on V9's and V10's edges (0, 100, 101, 1000, 1001 instances;
+    percents 4, 5, 100, 101; upgraded -1, 0, 100, 101; pauses well formed
+    and not); the property says whether it must be refused and for what.
+    The model's own state does not change."""
+    data = trace_to_dict(Trace(scale_set=m.config, events=()))
+    scale_set = data["scale_set"]
+    policy = scale_set.setdefault("policy", {})
+    digits = []
+    for size in (len(_COUNTS), 2, len(_PERCENTS), len(_PERCENTS), len(_UPGRADED), len(_PAUSES), 8):
+        digits.append(n % size)
+        n //= size
+    count, spg, batch, unhealthy, upgraded, pause, which = digits
+    # Mostly one thing at an edge at a time (so a refusal names one field).
+    if which & 1 or which == 0:
+        scale_set["instances"] = _COUNTS[count]
+        scale_set["single_placement_group"] = not spg
+    if which & 2:
+        policy["max_batch_instance_percent"] = _PERCENTS[batch]
+        policy["max_unhealthy_instance_percent"] = _PERCENTS[unhealthy]
+    if which & 4:
+        policy["max_unhealthy_upgraded_instance_percent"] = _UPGRADED[upgraded]
+        policy["pause_time_between_batches"] = _PAUSES[pause]
+    m.submit(data)
+    m.reach("trace refused (V9/V10)" if m.last_submission_refused else "trace accepted")
+
+
 #: what a step of the machine can do: the events of section 7, time advances
 #: that land where bugs hide, and whole runs (in this order: the machine draws
 #: an action by its index)
@@ -330,5 +366,6 @@ ACTIONS: dict[str, Callable[[UpgradeMachine, int], None]] = {
         run_to_end,
         disturbed_run,
         quiet_then_complete,
+        submit_trace,
     )
 }

@@ -13,8 +13,10 @@ and a digest of its content (the same counterexample keeps its name);
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from model.config import ScaleSetConfig
 from model.events import Event
@@ -39,4 +41,16 @@ def save_counterexample(trace: Trace, invariant: str, out_dir: str | Path) -> Pa
     out.mkdir(parents=True, exist_ok=True)
     path = out / trace_name(trace, invariant)
     path.write_text(trace_to_json(trace), encoding="utf-8")
+    return path
+
+
+def save_document(data: dict[str, Any], invariant: str, out_dir: str | Path) -> Path:
+    """Write a trace document as given (one the loader judged wrongly, V9/V10)."""
+    text = json.dumps(data, indent=2) + "\n"
+    digest = hashlib.sha1(text.encode()).hexdigest()[:10]
+    safe = "".join(c if c.isalnum() else "-" for c in invariant)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"counterexample-{safe}-{digest}.json"
+    path.write_text(text, encoding="utf-8")
     return path

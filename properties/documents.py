@@ -65,6 +65,36 @@ class DocumentsMatchSection7(Property):
         self.check(not problems, lambda: f"the result at {self.world.now}: {problems[0]}")
 
 
+def judge_document(data: dict[str, Any]) -> tuple[bool, str | None]:
+    """V9, V10, D16 for one trace document: whether the loader refused it, and
+    what is wrong with that answer (None when it is the answer the rules give:
+    refused naming a field out of range and its rule, or accepted)."""
+    scale_set = data["scale_set"]
+    policy = scale_set.get("policy", {})
+    broken = {field: "V10" for field in v10_breaks(policy)}
+    count = scale_set["instances"]
+    if v9_breaks(count, scale_set.get("single_placement_group", True)):
+        broken["instances"] = "V9"
+    try:
+        parse_trace(copy.deepcopy(data))
+        refusal = None
+    except TraceError as exc:
+        refusal = str(exc)
+    if broken:
+        ok = refusal is not None and any(
+            field in refusal and f"({rule_name})" in refusal for field, rule_name in broken.items()
+        )
+    else:
+        ok = refusal is None
+    if ok:
+        return refusal is not None, None
+    return refusal is not None, (
+        f"a trace with {count} instances and policy {policy}: "
+        + (f"refused: {refusal}" if refusal else "accepted")
+        + (f"; {', '.join(broken)} out of range" if broken else "; it is well formed")
+    )
+
+
 @rule
 class MalformedTracesRefused(Property):
     """V9, V10, D16: a trace whose initial scale set has a count outside V9 or a
@@ -75,30 +105,9 @@ class MalformedTracesRefused(Property):
     rules = "V9, V10, D16"
     title = "a trace is refused exactly when its scale set breaks V9 or V10"
 
-    def submit(self, data: dict[str, Any]) -> None:
-        """Give the loader ``data`` (a trace document) and check its answer."""
-        scale_set = data["scale_set"]
-        policy = scale_set.get("policy", {})
-        broken = v10_breaks(policy)
-        count = scale_set["instances"]
-        if v9_breaks(count, scale_set.get("single_placement_group", True)):
-            broken.insert(0, "instances")
-        try:
-            parse_trace(copy.deepcopy(data))
-            refusal = None
-        except TraceError as exc:
-            refusal = str(exc)
-        if broken:
-            rule_name = "V9" if broken[0] == "instances" else "V10"
-            named = any(field in refusal for field in broken) if refusal else False
-            ok = named and f"({rule_name})" in (refusal or "")
-        else:
-            ok = refusal is None
-        self.check(
-            ok,
-            lambda: (
-                f"a trace with {count} instances and policy {policy}: "
-                + (f"refused: {refusal}" if refusal else "accepted")
-                + (f"; {broken} is out of range" if broken else "; it is well formed")
-            ),
-        )
+    def submit(self, data: dict[str, Any]) -> bool:
+        """Give the loader ``data`` (a trace document) and check its answer;
+        True when the loader refused it."""
+        refused, problem = judge_document(data)
+        self.check(problem is None, problem)
+        return refused

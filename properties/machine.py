@@ -64,7 +64,7 @@ from model.trace import Violation
 from properties.actions import ACTIONS
 from properties.campaign import Campaign, Counterexample
 from properties.checker import Checker
-from properties.counterexample import counterexample_trace, save_counterexample
+from properties.counterexample import counterexample_trace, save_counterexample, save_document
 from properties.coverage import Coverage, describe
 from properties.generation import SCALE_SETS
 from properties.rules_all import PROPERTIES
@@ -82,6 +82,8 @@ VIOLATIONS: dict[str, type[PropertyViolation]] = {
 }
 
 
+#: the property that judges the documents handed to the loader (submit_trace)
+SUBMISSIONS = "malformed_traces_refused_v9_v10"
 _IDLE_HORIZON = 10**7  # how far waiting until idle may look ahead
 #: the draw: every action twice, but L1's quiet run (the costliest) once
 _DRAWN: tuple[str, ...] = tuple(
@@ -125,6 +127,8 @@ class UpgradeMachine(RuleBasedStateMachine):
         self.failure: Violation | None = None
         self.coverage = Coverage(self.reach)
         self._minor = 0
+        self.last_submission_refused = False
+        self.submitted: dict | None = None
         self._noted = 0
         self._step: tuple[str, int] | None = None
         self.campaign.examples += 1
@@ -165,6 +169,15 @@ class UpgradeMachine(RuleBasedStateMachine):
         if refusal is not None:
             self.reach("refused event")
         return refusal
+
+    def submit(self, data: dict) -> None:
+        """Give the loader a trace document (V9, V10, D16); the property that
+        judges its answer is the checker's."""
+        prop = next(p for p in self.checker.rules if p.name == SUBMISSIONS)
+        if self._final:
+            note(f"  submitted trace: {data['scale_set']}")
+        self.submitted = data
+        self.last_submission_refused = prop.submit(data)
 
     def new_version(self) -> str:
         self._minor += 1
@@ -268,7 +281,12 @@ class UpgradeMachine(RuleBasedStateMachine):
         path: Path | None = None
         if self.campaign.out_dir is not None:
             try:
-                path = save_counterexample(trace, failure.invariant, self.campaign.out_dir)
+                if failure.invariant == SUBMISSIONS and self.submitted is not None:
+                    # the loader's mistake: the document it was given is the counterexample
+                    path = save_document(self.submitted, failure.invariant, self.campaign.out_dir)
+                    self.events = []
+                else:
+                    path = save_counterexample(trace, failure.invariant, self.campaign.out_dir)
             except OSError:
                 path = None
         self.campaign.counterexamples.append(

@@ -5,14 +5,16 @@ property is violated)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from model.replay import Replay
 from model.replay import replay as replay_model
 from model.trace import Trace, Violation, load_trace
 from properties.checker import Checker
+from properties.documents import judge_document
 
-__all__ = ["Replay", "first_violation", "replay"]
+__all__ = ["Replay", "document_violation", "first_violation", "replay"]
 
 
 def replay(trace: Trace) -> Replay:
@@ -21,9 +23,27 @@ def replay(trace: Trace) -> Replay:
     return replay_model(trace, observers=[Checker])
 
 
+def document_violation(path: str | Path) -> Violation | None:
+    """V9, V10, D16 on a trace file's document: the loader's answer (refused,
+    and for what, or accepted) is the one the rules give, or a violation of
+    ``malformed_traces_refused_v9_v10`` at time 0."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        refused, problem = judge_document(data)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None  # not a trace document the rule speaks of
+    if problem is None:
+        return None
+    return Violation("malformed_traces_refused_v9_v10", 0, problem)
+
+
 def first_violation(trace: Trace | str | Path) -> Violation | None:
-    """Replay a trace (or a trace file) and return the first violation, if any."""
+    """Replay a trace (or a trace file) and return the first violation, if any
+    (for a file, the loader's answer to its document first)."""
     if not isinstance(trace, Trace):
+        found = document_violation(trace)
+        if found is not None:
+            return found
         trace = load_trace(trace)
     violations = replay(trace).result.violations
     return violations[0] if violations else None
