@@ -220,6 +220,7 @@ class Checker:
         self._report("I10", inv.one_active_run(self.ss.runs[-2:]))
         self.liveness.run_started(run)
         if run.number in self.liveness.quiet:
+            self.tallies["L1"].evaluations += 1
             self.tallies["L1"].applications += 1
 
     def _inv_batch_started(self, run: Any, batch: Any) -> None:

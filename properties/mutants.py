@@ -3,7 +3,8 @@
 Every mutant is a context manager that monkeypatches one small piece of the
 model for the duration of a ``with`` block and restores it after; nothing in
 ``model/`` knows about them (no switch in the model). Each names the
-invariant or progress property of SPEC section 6 that should catch it.
+property that should catch it: a rule property where one states the broken
+rule directly, else the invariant or progress property of SPEC section 6.
 tests/test_mutants.py asserts that the CI profile finds a counterexample
 naming that property and that the saved trace, replayed under the same
 patch, reports it again; the benchmarks time how long each takes to find::
@@ -34,7 +35,8 @@ from model.scaleset import ScaleSet
 
 @attrs.frozen
 class Mutant:
-    """One broken variant: its name, what is broken, and what should catch it."""
+    """One broken variant: its name, what is broken (the rule first), and the
+    property that should catch it (the first the ci profile names)."""
 
     name: str
     description: str
@@ -75,7 +77,9 @@ def _mutant(name: str, invariant: str, description: str) -> Callable[[Callable],
 
 
 # --------------------------------------------------------------------- I1
-@_mutant("batch_cap_rounded_up", "I1", "R5, D1: the batch cap rounds N x pct / 100 up")
+@_mutant(
+    "batch_cap_rounded_up", "batch_is_d2_choice", "R5, D1: the batch cap rounds N x pct / 100 up"
+)
 def _batch_cap_rounded_up() -> list[AbstractContextManager[Any]]:
     def batch_cap(ss: ScaleSet, n: int) -> int:
         return max(1, -(-n * ss.policy.max_batch_instance_percent // 100))
@@ -83,7 +87,11 @@ def _batch_cap_rounded_up() -> list[AbstractContextManager[Any]]:
     return replace(orchestrator, "batch_cap", batch_cap)
 
 
-@_mutant("sf_batch_spans_two_uds", "I1", "R13: a Service Fabric batch takes two update domains")
+@_mutant(
+    "sf_batch_spans_two_uds",
+    "batch_is_d2_choice",
+    "R13: a Service Fabric batch takes two update domains",
+)
 def _sf_batch_spans_two_uds() -> list[AbstractContextManager[Any]]:
     choose = orchestrator.choose_batch
 
@@ -100,7 +108,11 @@ def _sf_batch_spans_two_uds() -> list[AbstractContextManager[Any]]:
 
 
 # --------------------------------------------------------------------- I2
-@_mutant("pre_check_skipped", "I2", "R4: the pre-batch health check always passes")
+@_mutant(
+    "pre_check_skipped",
+    "pre_batch_check_decides_by_r4",
+    "R4: the pre-batch health check always passes",
+)
 def _pre_check_skipped() -> list[AbstractContextManager[Any]]:
     return [mock.patch.object(ScaleSet, "count_unhealthy", lambda self: 0)]
 
@@ -108,7 +120,7 @@ def _pre_check_skipped() -> list[AbstractContextManager[Any]]:
 # --------------------------------------------------------------------- I3
 @_mutant(
     "run_goes_on_after_provisioning_failure",
-    "I3",
+    "end_of_batch_follows_d7a",
     "D6: a batch with a provisioning failure does not stop the run",
 )
 def _run_goes_on_after_provisioning_failure() -> list[AbstractContextManager[Any]]:
@@ -118,7 +130,7 @@ def _run_goes_on_after_provisioning_failure() -> list[AbstractContextManager[Any
 # --------------------------------------------------------------------- I4
 @_mutant(
     "target_not_latest",
-    "I4",
+    "run_targets_latest_scopes_below",
     "D3: a manual start targets the version before the latest (a stale catalog)",
 )
 def _target_not_latest() -> list[AbstractContextManager[Any]]:
@@ -171,7 +183,7 @@ def _data_disk_lost_on_reimage() -> list[AbstractContextManager[Any]]:
 # --------------------------------------------------------------------- I6
 @_mutant(
     "health_wait_skipped",
-    "I6",
+    "health_wait_follows_r6",
     "R6: with a probe, an instance is done when its extensions finish (no health wait)",
 )
 def _health_wait_skipped() -> list[AbstractContextManager[Any]]:
@@ -190,7 +202,7 @@ def _health_wait_skipped() -> list[AbstractContextManager[Any]]:
 # --------------------------------------------------------------------- I7
 @_mutant(
     "platform_run_after_opt_out",
-    "I7",
+    "runs_start_when_d4_allows",
     "R1, D4: a publication starts a Platform run while automatic upgrades are off",
 )
 def _platform_run_after_opt_out() -> list[AbstractContextManager[Any]]:
@@ -209,7 +221,7 @@ def _platform_run_after_opt_out() -> list[AbstractContextManager[Any]]:
 # --------------------------------------------------------------------- I8
 @_mutant(
     "expired_credential_provisions",
-    "I8",
+    "extensions_fail_with_expired_credential",
     "R14: extension provisioning ignores the credential's expiry",
 )
 def _expired_credential_provisions() -> list[AbstractContextManager[Any]]:
@@ -235,7 +247,11 @@ def _progress_off_by_one() -> list[AbstractContextManager[Any]]:
 
 
 # --------------------------------------------------------------------- I10
-@_mutant("history_not_capped", "I10", "R16: the history view holds six runs, not five")
+@_mutant(
+    "history_not_capped",
+    "I10",
+    "R16: the history view holds six runs, not five",
+)
 def _history_not_capped() -> list[AbstractContextManager[Any]]:
     return [mock.patch.object(history, "HISTORY_SIZE", 6)]
 
@@ -243,7 +259,7 @@ def _history_not_capped() -> list[AbstractContextManager[Any]]:
 # --------------------------------------------------------------------- I11
 @_mutant(
     "run_stopped_mid_batch",
-    "I11",
+    "runs_end_only_at_a_decision",
     "D7, R8: a cancel ends the run at once, in the middle of its batch",
 )
 def _run_stopped_mid_batch() -> list[AbstractContextManager[Any]]:
@@ -260,7 +276,7 @@ def _run_stopped_mid_batch() -> list[AbstractContextManager[Any]]:
 # --------------------------------------------------------------------- I12
 @_mutant(
     "deploy_keeps_failed_instances",
-    "I12",
+    "extensions_fail_with_expired_credential",
     "R15, D8: a deploy does not recover an instance whose provisioning had failed",
 )
 def _deploy_keeps_failed_instances() -> list[AbstractContextManager[Any]]:
@@ -302,7 +318,7 @@ def _healthy_instances_wait() -> list[AbstractContextManager[Any]]:
 # --------------------------------------------------------------------- L2
 @_mutant(
     "health_wait_never_runs_out",
-    "L2",
+    "health_wait_follows_r6",
     "R6: the health deadline never fires, so an unhealthy instance holds its batch forever",
 )
 def _health_wait_never_runs_out() -> list[AbstractContextManager[Any]]:

@@ -95,7 +95,8 @@ class ExtensionsFailWithAnExpiredCredential(Property):
                 f"instance {inst.id}: extensions {'provisioned' if ok else 'failed'} at "
                 f"{world.now}; credential {expired!r} expired"
                 if expired
-                else f"instance {inst.id}: extensions failed at {world.now} with every credential valid"
+                else f"instance {inst.id}: extensions failed at {world.now} "
+                "with every credential valid"
             ),
         )
 

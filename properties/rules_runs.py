@@ -98,7 +98,7 @@ class PlatformRunsStartWhenAllowed(Property):
     def before_run_started(self, run: Any, reason: str) -> None:
         if run.started_by != PLATFORM:
             return
-        for k, (trigger, allowed, why) in enumerate(self.expected):
+        for k, (_trigger, allowed, _why) in enumerate(self.expected):
             if allowed:
                 del self.expected[k]
                 self.check(True, "")
@@ -107,7 +107,7 @@ class PlatformRunsStartWhenAllowed(Property):
         self.check(False, f"Platform run {run.number} started at {self.world.now}: {triggers}")
 
     def end(self) -> None:
-        for trigger, allowed, why in self.expected:
+        for trigger, allowed, _why in self.expected:
             self.check(
                 not allowed,
                 f"no Platform run started at {self.world.now} after {trigger}, which D4 allows",

@@ -115,7 +115,8 @@ class CredentialEventsFollowD15(Property):
             ok,
             lambda: (
                 f"{ev.NAME} of {ev.name} at {ev.at}: tokens {ss.tokens.get(ev.name)}, "
-                f"D15 says {world.tokens.get(ev.name)} (referenced #{world.referenced.get(ev.name)})"
+                f"D15 says {world.tokens.get(ev.name)} "
+                f"(referenced #{world.referenced.get(ev.name)})"
             ),
         )
 

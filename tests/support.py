@@ -4,6 +4,7 @@ short, and the hand-built runs and batches the invariant tests break on purpose.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,6 +19,8 @@ from model import (
     ScaleSetConfig,
 )
 from model.run import Batch, UpgradeRun
+from properties.checker import Checker
+from properties.observed import SeenBatch, SeenRun, World
 
 UBUNTU = ImageReference("Canonical", "UbuntuServer", "18.04-LTS", "latest")
 PROBE = HealthProbe("load_balancer")
@@ -77,3 +80,46 @@ def run_with(batches: list[Batch], **kwargs: Any) -> UpgradeRun:
     run = UpgradeRun(number=1, started_by="Platform", target="1.0.1", start=100, **kwargs)
     run.batches.extend(batches)
     return run
+
+
+# ----------------------------------------------------------------------- the observed world
+_WORLDS: weakref.WeakKeyDictionary[ScaleSet, World] = weakref.WeakKeyDictionary()
+
+
+def watched(n: int = 10, **kwargs: Any) -> ScaleSet:
+    """``make``, with the property layer's observed world following it from
+    time 0 (``seen(ss)``), as the checker keeps it."""
+    ss = make(n, **kwargs)
+    checker = Checker(ss, properties=())
+    ss.subscribe(checker)
+    _WORLDS[ss] = checker.world
+    return ss
+
+
+def seen(ss: ScaleSet) -> World:
+    """The observed world of a scale set made by ``watched``."""
+    return _WORLDS[ss]
+
+
+def as_seen(run: UpgradeRun, before: Batch | None = None) -> SeenRun:
+    """A hand-built model run as the checker would have observed it, with its
+    batches before ``before`` (and the first check that failed, if any)."""
+    batches = []
+    for b in run.batches:
+        if b is before:
+            break
+        seen_batch = SeenBatch(b.number, list(b.instances), b.start, b.end)
+        for i, outcome in b.outcomes.items():
+            seen_batch.done[i] = outcome.status
+            if outcome.provisioning_failed:
+                seen_batch.provisioning_failed.add(i)
+        batches.append(seen_batch)
+    counts = {"pending": 0, "inProgress": 0, "successful": 0, "failed": 0}
+    for status in run.scope.values():
+        counts[status] += 1
+    result = SeenRun(run.number, run.started_by, run.target, run.start, dict(run.scope), counts)
+    result.batches = batches
+    failed = [c for c in run.checks if not c.passed]
+    if failed:
+        result.failed_check = (failed[0].at, failed[0].unhealthy, failed[0].limit)
+    return result

@@ -15,7 +15,7 @@ import pytest
 from model import OutageStart, Policy, PublishImage, ServiceFabric, parse_trace
 from model.run import Check, MemberOutcome
 from properties import invariants as inv
-from tests.support import PROBE, batch, completed, make, run_with
+from tests.support import PROBE, as_seen, batch, completed, make, run_with, seen, watched
 from vmss_spec.replay import replay
 
 IMAGE = {"publisher": "Canonical", "offer": "UbuntuServer", "sku": "18.04-LTS", "version": "latest"}
@@ -85,46 +85,51 @@ def test_every_invariant_holds_on_normal_runs(name: str) -> None:
 
 
 def test_each_predicate_holds_on_a_completed_run() -> None:
-    ss = completed()
+    ss = watched(health_probe=PROBE)
+    ss.apply(PublishImage(100, "1.0.1"))
+    ss.advance(2000)
+    world = seen(ss)
     run = ss.runs[0]
+    assert run.code == "Completed"
     for b in run.batches:
-        assert inv.batch_within_cap(ss, run, b) == []
-        assert inv.stopped_runs_start_no_batch(ss, run, b) == []
+        assert inv.batch_within_cap(world, run, b) == []
+        assert inv.stopped_runs_start_no_batch(world, as_seen(run, before=b), b.number) == []
         assert inv.batch_members_all_done(run, b, set(b.instances)) == []
-        assert inv.batch_terminates(ss, run, b) == []
+        assert inv.batch_terminates(world, run, b) == []
     assert inv.one_batch_in_flight(run) == []
     for inst in ss.instances.values():
         assert inv.upgraded_to_target(run, inst, False) == []
         assert inv.data_disks_kept(inst, (f"data-{inst.id}-0",)) == []
-        assert inv.waited_for_health(ss, run, inst) == []
-        assert inv.expired_credential_fails(ss, inst, True) == []
+        assert inv.waited_for_health(world, run, inst) == []
+        assert inv.expired_credential_fails(world, inst, True) == []
     assert inv.target_unchanged(run, "1.0.1") == []
-    assert inv.credential_failures_in_one_batch(run) == []
+    assert inv.credential_failures_in_one_batch(world.runs[0]) == []
     assert inv.progress_accounted(run, dict(run.counts)) == []
-    assert inv.one_active_run(ss) == []
-    assert inv.history_bounded(ss) == []
-    assert inv.no_orphans(ss, run) == []
-    assert inv.run_moves_on(ss, run, run.end) == []
+    assert inv.one_active_run(ss.runs) == []
+    starts = [e.properties.runningStatus.startTime for e in ss.history().value]
+    assert inv.history_bounded(starts, ss.now, ss.config.epoch) == []
+    assert inv.no_orphans(world, run) == []
+    assert inv.run_moves_on(world, run, run.end) == []
 
 
 # ----------------------------------------------------------------------- I1
 def test_i1_batch_over_cap_detected() -> None:
-    ss = make()
+    world = seen(watched())
     run = run_with([batch(1, [0, 1, 2], 100)])
     # cap(10) = max(1, floor(10 x 20 / 100)) = 2 < 3.
-    assert inv.batch_within_cap(ss, run, run.batches[0]) == [
+    assert inv.batch_within_cap(world, run, run.batches[0]) == [
         "run 1 batch 1 has 3 instances, more than cap(10) = 2"
     ]
-    assert inv.batch_within_cap(ss, run, batch(1, [0, 1], 100)) == []
+    assert inv.batch_within_cap(world, run, batch(1, [0, 1], 100)) == []
 
 
 def test_i1_service_fabric_batch_across_update_domains_detected() -> None:
-    ss = make(service_fabric=ServiceFabric("Silver"))  # UD(i) = i mod 5
+    world = seen(watched(service_fabric=ServiceFabric("Silver")))  # UD(i) = i mod 5
     run = run_with([batch(1, [0, 1, 5], 100)])
-    problems = inv.batch_within_cap(ss, run, run.batches[0])
+    problems = inv.batch_within_cap(world, run, run.batches[0])
     assert problems == ["run 1 batch 1 spans update domains [0, 1]"]
     # A whole UD (0 and 5) is fine whatever the cap.
-    assert inv.batch_within_cap(ss, run, batch(1, [0, 5], 100)) == []
+    assert inv.batch_within_cap(world, run, batch(1, [0, 5], 100)) == []
 
 
 def test_i1_overlapping_batches_detected() -> None:
@@ -140,16 +145,16 @@ def test_i1_overlapping_batches_detected() -> None:
 
 # ----------------------------------------------------------------------- I2
 def test_i2_batch_started_over_the_unhealthy_limit_detected() -> None:
-    ss = make()
+    ss = watched()
     ss.apply(OutageStart(50, (7, 8, 9)))
     run = run_with([batch(1, [0, 1], 50)])
     # limit floor(10 x 20 / 100) = 2 < 3 unhealthy.
-    assert inv.pre_check_passed(ss, run, run.batches[0]) == [
+    assert inv.pre_check_passed(seen(ss), run, run.batches[0]) == [
         "run 1 batch 1 started with 3 of 10 instances unhealthy, more than the limit 2"
     ]
-    ss2 = make()
+    ss2 = watched()
     ss2.apply(OutageStart(50, (8, 9)))
-    assert inv.pre_check_passed(ss2, run, run.batches[0]) == []
+    assert inv.pre_check_passed(seen(ss2), run, run.batches[0]) == []
 
 
 # ----------------------------------------------------------------------- I3
@@ -161,7 +166,7 @@ def test_i3_batch_after_provisioning_failure_detected() -> None:
     }
     second = batch(2, [2, 3], 280)
     run = run_with([first, second])
-    assert inv.stopped_runs_start_no_batch(make(), run, second) == [
+    assert inv.stopped_runs_start_no_batch(seen(watched()), as_seen(run, second), 2) == [
         "run 1 batch 2 started after batch 1 ended with a provisioning failure"
     ]
 
@@ -172,19 +177,19 @@ def test_i3_batch_after_upgraded_limit_detected() -> None:
     second = batch(2, [2, 3], 580)
     run = run_with([first, second])
     # 1 failed of 2: limit floor(2 x 49 / 100) = 0 is exceeded; floor(2 x 50 / 100) = 1 is not.
-    strict = make(policy=Policy(max_unhealthy_upgraded_instance_percent=49))
-    assert inv.stopped_runs_start_no_batch(strict, run, second) == [
+    strict = seen(watched(policy=Policy(max_unhealthy_upgraded_instance_percent=49)))
+    assert inv.stopped_runs_start_no_batch(strict, as_seen(run, second), 2) == [
         "run 1 batch 2 started after batch 1 left 1 of 2 upgraded instances failed (limit 0)"
     ]
-    lenient = make(policy=Policy(max_unhealthy_upgraded_instance_percent=50))
-    assert inv.stopped_runs_start_no_batch(lenient, run, second) == []
+    lenient = seen(watched(policy=Policy(max_unhealthy_upgraded_instance_percent=50)))
+    assert inv.stopped_runs_start_no_batch(lenient, as_seen(run, second), 2) == []
 
 
 def test_i3_batch_after_failed_check_detected() -> None:
     second = batch(2, [2, 3], 300)
     run = run_with([batch(1, [0, 1], 100, end=280), second])
     run.checks.extend([Check(100, 10, 0, 2), Check(280, 10, 3, 2)])
-    assert inv.stopped_runs_start_no_batch(make(), run, second) == [
+    assert inv.stopped_runs_start_no_batch(seen(watched()), as_seen(run, second), 2) == [
         "run 1 batch 2 started after the pre-batch check at 280 found 3 unhealthy, more than 2"
     ]
 
@@ -201,13 +206,13 @@ def test_i4_done_instance_off_target_detected() -> None:
 
 
 def test_i4_target_not_latest_or_changed_detected() -> None:
-    ss = make()
+    ss = watched()
     ss.apply(PublishImage(10, "1.0.2"))  # a run starts towards 1.0.2
     run = run_with([])  # towards 1.0.1
-    assert inv.target_is_latest(ss, run) == [
+    assert inv.target_is_latest(seen(ss), run) == [
         "run 1 started at 100 towards 1.0.1, not the latest 1.0.2"
     ]
-    assert inv.target_is_latest(ss, ss.runs[0]) == []
+    assert inv.target_is_latest(seen(ss), ss.runs[0]) == []
     assert inv.target_unchanged(run, "1.0.0") == ["run 1 changed its target from 1.0.0 to 1.0.1"]
 
 
@@ -245,22 +250,22 @@ def test_i5_missing_os_disk_detected() -> None:
 def test_i6_outcome_counted_before_the_wait_detected() -> None:
     # With a probe, at 290 instance 0 has provisioned (280) but is not healthy
     # before 310: counting it done now has waited 10 s of 300.
-    ss = make(health_probe=PROBE)
+    ss = watched(health_probe=PROBE)
     ss.apply(PublishImage(100, "1.0.1"))
     ss.advance(290)
     run = ss.runs[0]
     inst = ss.instances[0]
     assert not ss.is_healthy(inst)
     run.batches[-1].outcomes[0] = MemberOutcome("successful", 290)
-    assert inv.waited_for_health(ss, run, inst) == [
+    assert inv.waited_for_health(seen(ss), run, inst) == [
         "instance 0 counted successful in run 1 batch 1 at 290, unhealthy after waiting 10s of 300s"
     ]
     # At the end of the wait (580) a failure is legitimate.
-    late = make(health_probe=PROBE)
+    late = watched(health_probe=PROBE)
     late.apply(PublishImage(100, "1.0.1", app_healthy=False))
     late.advance(580)
     assert late.runs[0].batches[0].outcomes[0].status == "failed"
-    assert inv.waited_for_health(late, late.runs[0], late.instances[0]) == []
+    assert inv.waited_for_health(seen(late), late.runs[0], late.instances[0]) == []
 
 
 def test_i6_batch_ended_before_members_done_detected() -> None:

@@ -22,38 +22,38 @@ from model import (
 from model.actors.deploy import Deploy
 from model.run import MemberOutcome, UpgradeRun
 from properties import invariants as inv
-from tests.support import PROBE, batch, completed, make, run_with
+from tests.support import PROBE, as_seen, batch, completed, make, run_with, seen, watched
 
 
 # ----------------------------------------------------------------------- I7
 def test_i7_platform_run_while_opted_out_detected() -> None:
-    ss = make(automatic_os_upgrade=False)
+    world = seen(watched(automatic_os_upgrade=False))
     run = run_with([])
-    assert inv.platform_run_allowed(ss, run) == [
+    assert inv.platform_run_allowed(world, run) == [
         "Platform run 1 started at 100 while automatic upgrades are off"
     ]
-    errored = make(disk_encryption=True)
-    errored.auto_enabled = True  # forced on despite the V4 error
+    errored = seen(watched(disk_encryption=True))
+    errored.auto = True  # forced on despite the V4 error
     assert inv.platform_run_allowed(errored, run) == [
         "Platform run 1 started at 100 while a V error stands"
     ]
     user = UpgradeRun(number=2, started_by="User", target="1.0.1", start=100, scope={})
-    assert inv.platform_run_allowed(ss, user) == []
+    assert inv.platform_run_allowed(world, user) == []
 
 
 def test_i7_platform_batch_after_opt_out_detected() -> None:
-    ss = make()
+    ss = watched()
     ss.apply(SetAutomaticUpgrade(10, False))
     b = batch(2, [2, 3], 280)
     run = run_with([batch(1, [0, 1], 100, end=280), b])
-    assert inv.no_platform_batch_after_opt_out(ss, run, b) == [
+    assert inv.no_platform_batch_after_opt_out(seen(ss), run, b) == [
         "run 1 batch 2 (Platform) started at 280 while automatic upgrades are off"
     ]
 
 
 # ----------------------------------------------------------------------- I8
 def _with_sas(n: int = 10) -> ScaleSet:
-    return make(
+    return watched(
         n,
         extensions=(Extension("CustomScript", ("sas",)),),
         credentials={"sas": CredentialConfig(expires_at=10**8)},
@@ -63,17 +63,17 @@ def _with_sas(n: int = 10) -> ScaleSet:
 def test_i8_provisioned_with_expired_credential_detected() -> None:
     ss = _with_sas()
     ss.apply(ExpireCredential(50, "sas"))
-    assert inv.expired_credential_fails(ss, ss.instances[0], ok=True) == [
+    assert inv.expired_credential_fails(seen(ss), ss.instances[0], ok=True) == [
         "instance 0 provisioned at 50 with expired credential 'sas'"
     ]
-    assert inv.expired_credential_fails(ss, ss.instances[0], ok=False) == []
+    assert inv.expired_credential_fails(seen(ss), ss.instances[0], ok=False) == []
 
 
 def test_i8_failures_in_two_batches_detected() -> None:
     first, second = batch(1, [0, 1], 100, end=280), batch(2, [2, 3], 280, end=460)
     first.outcomes = {0: MemberOutcome("failed", 280, provisioning_failed=True)}
     second.outcomes = {2: MemberOutcome("failed", 460, provisioning_failed=True)}
-    assert inv.credential_failures_in_one_batch(run_with([first, second])) == [
+    assert inv.credential_failures_in_one_batch(as_seen(run_with([first, second]))) == [
         "run 1 has provisioning failures in batches [1, 2]"
     ]
 
@@ -112,44 +112,51 @@ def test_i10_two_active_runs_detected() -> None:
     ss = make()
     ss.apply(PublishImage(100, "1.0.1"))
     ss.runs.append(UpgradeRun(number=2, started_by="User", target="1.0.1", start=150, scope={}))
-    assert inv.one_active_run(ss) == ["runs [1, 2] are active at once"]
+    assert inv.one_active_run(ss.runs) == ["runs [1, 2] are active at once"]
 
 
 def test_i10_history_view_out_of_bounds_detected(monkeypatch: pytest.MonkeyPatch) -> None:
+    from model import history
+
     ss = make(3)
     for t in range(7):
         ss.apply(StartUpgrade(t))
     ss.advance(61 * 86400)
-    assert inv.history_bounded(ss) == []  # the real view: runs 0..6 are 61 days old: none
+
+    def starts() -> list[str]:
+        return [e.properties.runningStatus.startTime for e in ss.history().value]
+
+    epoch = ss.config.epoch
+    assert inv.history_bounded(starts(), ss.now, epoch) == []  # runs 61 days old: none shown
     # A broken view: every run, oldest first.
-    monkeypatch.setattr(inv, "history_runs", lambda runs, now: list(runs))
-    assert inv.history_bounded(ss) == [
+    monkeypatch.setattr(history, "history_runs", lambda runs, now: list(runs))
+    assert inv.history_bounded(starts(), ss.now, epoch) == [
         "the history view holds 7 entries, more than 5",
-        "the history view shows runs [1, 2, 3, 4, 5, 6, 7] started more than 60 days ago",
-        "the history view lists run 1 before the newer run 2",
+        "the history view shows entries [1, 2, 3, 4, 5, 6, 7] started more than 60 days ago",
+        "the history view lists entry 1 (2018-10-01T00:00:00+00:00) before a newer one",
     ]
 
 
 # ----------------------------------------------------------------------- I11
 def test_i11_run_ended_with_instances_mid_operation_detected() -> None:
-    ss = make()
+    ss = watched()
     ss.apply(PublishImage(100, "1.0.1"))
     ss.advance(150)  # batch 1: instances 0 and 1 are reimaging
-    assert inv.no_orphans(ss, ss.runs[0]) == [
+    assert inv.no_orphans(seen(ss), ss.runs[0]) == [
         "run 1 ended RollingForward with instances [0, 1] mid-operation"
     ]
 
 
 # ----------------------------------------------------------------------- I12
 def test_i12_failed_after_valid_deploy_detected() -> None:
-    ss = _with_sas(3)
-    ss.instances[1].provisioning_state = "Failed"
+    world = seen(_with_sas(3))
+    world.instances[1].provisioning = "Failed"
     deploy = Deploy(start=100, members=[0, 1, 2], remaining=set(), end=160, succeeded=False)
-    assert inv.recovered_after_deploy(ss, deploy) == [
+    assert inv.recovered_after_deploy(world, deploy) == [
         "model deploy started at 100 with valid credentials left instances [1] Failed"
     ]
-    ss.instances[1].provisioning_state = "Updating"
-    assert inv.recovered_after_deploy(ss, deploy) == [
+    world.instances[1].provisioning = "Updating"
+    assert inv.recovered_after_deploy(world, deploy) == [
         "model deploy started at 100 with valid credentials did not succeed (instances [1])"
     ]
 
@@ -157,9 +164,9 @@ def test_i12_failed_after_valid_deploy_detected() -> None:
 def test_i12_not_required_with_expired_credentials() -> None:
     ss = _with_sas(3)
     ss.apply(ExpireCredential(50, "sas"))
-    ss.instances[1].provisioning_state = "Failed"
+    seen(ss).instances[1].provisioning = "Failed"
     deploy = Deploy(start=100, members=[0, 1, 2], remaining=set(), end=160, succeeded=False)
-    assert inv.recovered_after_deploy(ss, deploy) == []
+    assert inv.recovered_after_deploy(seen(ss), deploy) == []
 
 
 # ----------------------------------------------------------------------- L1
@@ -180,24 +187,27 @@ def test_l1_quiet_run_completes_within_the_batch_bound() -> None:
 
 # ----------------------------------------------------------------------- L2
 def test_l2_batch_bound() -> None:
-    assert inv.batch_bound(make()) == 120 + 60 + 300
+    assert inv.batch_bound(seen(watched())) == 120 + 60 + 300
     rollback = Policy(automatic_rollback=True)
-    assert inv.batch_bound(make(health_probe=PROBE, policy=rollback)) == 120 + 60 + 300 + 120
-    assert inv.batch_bound(make(policy=rollback)) == 480  # no probe, no rollback (D15)
+    probed = seen(watched(health_probe=PROBE, policy=rollback))
+    assert inv.batch_bound(probed) == 120 + 60 + 300 + 120
+    assert inv.batch_bound(seen(watched(policy=rollback))) == 480  # no probe, no rollback (D15)
 
 
 def test_l2_slow_batch_detected() -> None:
-    ss = make()
+    world = seen(watched())
     b = batch(1, [0, 1], 100, end=581)
-    assert inv.batch_terminates(ss, run_with([b]), b) == ["run 1 batch 1 took 481s, more than 480s"]
+    assert inv.batch_terminates(world, run_with([b]), b) == [
+        "run 1 batch 1 took 481s, more than 480s"
+    ]
     ok = batch(1, [0, 1], 100, end=580)
-    assert inv.batch_terminates(ss, run_with([ok]), ok) == []
+    assert inv.batch_terminates(world, run_with([ok]), ok) == []
 
 
 def test_l2_run_that_does_not_move_on_detected() -> None:
-    ss = make(policy=Policy(pause_time_between_batches="PT1M"))
+    world = seen(watched(policy=Policy(pause_time_between_batches="PT1M")))
     run = run_with([batch(1, [0, 1], 100, end=280)])
-    assert inv.run_moves_on(ss, run, 340) == []  # 60 s = the pause
-    assert inv.run_moves_on(ss, run, 341) == [
+    assert inv.run_moves_on(world, run, 340) == []  # 60 s = the pause
+    assert inv.run_moves_on(world, run, 341) == [
         "run 1 moved on at 341, 61s after batch 1 ended (pause 60s)"
     ]

@@ -12,8 +12,8 @@ import pytest
 
 from properties.campaign import PROFILES
 from properties.coverage import SCENARIOS
-from properties.invariants import INVARIANTS
 from properties.mutants import MUTANTS
+from properties.rules_all import PROPERTIES
 from vmss_spec import verify
 from vmss_spec.cli import main
 
@@ -29,49 +29,53 @@ def test_section6_verify_ci_profile_holds_and_prints_the_table(tmp_path, capsys)
     assert lines[0].startswith(
         f"vmss-spec verify: profile ci, seed 0, up to {examples} examples of up to {steps} steps"
     )
-    for name, title in INVARIANTS.items():
+    for name, title in PROPERTIES.items():
         (row,) = [line for line in lines if line.split()[:1] == [name]]
-        evaluations, result = row.split()[-2:]
-        assert int(evaluations) > 0 and result == "held", row
-        assert title in row
+        assert row.endswith(title), row
+        evaluations, applied, result = row[: -len(title)].split()[-3:]
+        assert int(evaluations) >= int(applied) > 0 and result == "held", row
     assert any(line.startswith("examples run: ") for line in lines)
     steps = [line for line in lines if line.startswith("steps run:")]
     assert int(steps[0].split()[-1]) > 0
     for scenario in SCENARIOS:
         assert any(line.startswith(scenario) for line in lines), scenario
-    assert lines[-1] == "counterexamples: none; every property held"
+    assert (
+        lines[-1] == "counterexamples: none; every property held, each on the steps it applied to"
+    )
 
 
 def test_section6_verify_is_deterministic_for_a_seed(tmp_path, capsys) -> None:
     """The same seed and settings run the same examples (the table's counts agree)."""
     args = ["verify", "--profile", "ci", "--seed", "7", "--max-examples", "20", "--steps", "10"]
-    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    status = main([*args, "--out", str(tmp_path / "a")])
     out = capsys.readouterr().out
     assert "up to 20 examples of up to 10 steps" in out.splitlines()[0]
     first = out.splitlines()[2:]
-    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    assert main([*args, "--out", str(tmp_path / "b")]) == status
     second = capsys.readouterr().out.splitlines()[2:]
     assert first == second
 
 
 def test_section6_verify_exit_1_names_the_invariant_and_the_trace(tmp_path, capsys) -> None:
-    """I1: with the batch cap rounded up, verify exits 1; the table names I1
-    as violated and gives the saved trace, which replays to I1 (same time)."""
+    """D1: with the batch cap rounded up, verify exits 1; the table names D2's
+    batch property as violated and gives the saved trace, which replays to
+    the same property at the same time."""
+    name = "batch_is_d2_choice"
     with MUTANTS["batch_cap_rounded_up"].applied():
         status = main(["verify", "--profile", "ci", "--out", str(tmp_path)])
         captured = capsys.readouterr()
         assert status == 1
         lines = captured.out.splitlines()
-        (i1,) = [line for line in lines if line.split()[:1] == ["I1"]]
-        assert i1.endswith("VIOLATED")
-        rows = [line for line in lines if line.split()[:2] == ["1", "I1"]]
+        (row,) = [line for line in lines if line.split()[:1] == [name]]
+        assert " VIOLATED " in row
+        rows = [line for line in lines if line.split()[1:2] == [name] and line[:1].isdigit()]
         assert rows, captured.out
         at, _events, replayed, path = rows[0].split()[2:]
         assert replayed == "same"
         assert path.startswith(str(tmp_path)) and path.endswith(".json")
         assert main(["replay", path, "--json"]) == 1
         result = json.loads(capsys.readouterr().out)
-        assert result["violations"][0]["invariant"] == "I1"
+        assert result["violations"][0]["invariant"] == name
         assert f"{result['violations'][0]['at']}s" == at
     assert "state = " in captured.err  # Hypothesis' shrunk steps, on stderr
 
@@ -92,8 +96,11 @@ def test_section6_verify_prints_progress_to_stderr(tmp_path, capsys, monkeypatch
     """Long runs show progress on stderr (here: a line after every example)."""
     printer = verify.progress_printer(sys.stderr, every=0.0)
     monkeypatch.setattr(verify, "progress_printer", lambda stream: printer)
-    assert main(["verify", "--profile", "ci", "--max-examples", "3", "--out", str(tmp_path)]) == 0
+    status = main(["verify", "--profile", "ci", "--max-examples", "3", "--out", str(tmp_path)])
     captured = capsys.readouterr()
+    # three examples cannot put every rule to the test: exit 1, and it says so
+    assert status == 1
+    assert "did not put every rule to the test" in captured.out
     progress = [line for line in captured.err.splitlines() if line.startswith("verify: ")]
     assert progress and "examples" in progress[-1] and "steps" in progress[-1]
     assert "verify:" not in captured.out.splitlines()[-1]
@@ -127,8 +134,8 @@ def test_section7_verify_out_not_a_directory_exit_2(tmp_path, capsys) -> None:
 
 
 def test_section7_verify_command_line_entry_point(tmp_path) -> None:
-    """The installed command runs: ``python -m vmss_spec.cli verify`` exits 0 on a
-    tiny ci campaign and prints the table on stdout."""
+    """The installed command runs: ``python -m vmss_spec.cli verify`` exits 0 on
+    the ci campaign and prints the table on stdout."""
     proc = subprocess.run(
         [
             sys.executable,
@@ -137,10 +144,6 @@ def test_section7_verify_command_line_entry_point(tmp_path) -> None:
             "verify",
             "--profile",
             "ci",
-            "--max-examples",
-            "5",
-            "--steps",
-            "5",
             "--out",
             str(tmp_path),
         ],

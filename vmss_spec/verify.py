@@ -96,7 +96,7 @@ def format_report(outcome: CampaignResult) -> str:
     ]
     never = set(outcome.vacuous)
     lines += _table(
-        ("property", "states", "evaluations", "applied", "result"),
+        ("property", "rules", "evaluations", "applied", "result", "what must hold"),
         [
             (
                 name,
@@ -104,6 +104,7 @@ def format_report(outcome: CampaignResult) -> str:
                 stats.evaluations[name],
                 stats.applications[name],
                 "VIOLATED" if name in failed else "NEVER APPLIED" if name in never else "held",
+                PROPERTIES[name],
             )
             for name in PROPERTIES
         ],
