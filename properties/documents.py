@@ -33,16 +33,31 @@ def _validator() -> Any:
     return jsonschema_rs.validator_for(result_schema())
 
 
-def schema_problems(document: dict[str, Any]) -> list[str]:
-    """The ways ``document`` breaks the result schema (with a JSON pointer)."""
+@cache
+def history_schema() -> dict[str, Any]:
+    """The schema of the osUpgradeHistory view alone (R16's REST shape)."""
+    schema = result_schema()
+    return {"$schema": schema["$schema"], "$ref": "#/$defs/history", "$defs": schema["$defs"]}
+
+
+@cache
+def _history_validator() -> Any:
+    import jsonschema_rs
+
+    return jsonschema_rs.validator_for(history_schema())
+
+
+def schema_problems(document: dict[str, Any], *, history: bool = False) -> list[str]:
+    """The ways ``document`` (a result, or with ``history`` an osUpgradeHistory
+    view) breaks its schema, each with a JSON pointer."""
     try:
-        if _validator().is_valid(document):
+        if (_history_validator() if history else _validator()).is_valid(document):
             return []
     except (ValueError, UnicodeError):  # a string the Rust side cannot take: jsonschema says
         pass
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(result_schema())
+    validator = jsonschema.Draft202012Validator(history_schema() if history else result_schema())
     return [
         "/" + "/".join(map(str, e.absolute_path)) + f": {e.message}"
         for e in validator.iter_errors(document)
@@ -58,6 +73,12 @@ class DocumentsMatchSection7(Property):
     name = "documents_match_section_7"
     rules = "D13, D5, D6, R16"
     title = "every result and history document is in section 7's shape and vocabulary"
+
+    def after_run_ended(self, run: Any) -> None:
+        """R16: the history view as a run ends (a new entry's final shape)."""
+        view = converter.unstructure(self.checker.history())
+        problems = schema_problems(view, history=True)
+        self.check(not problems, lambda: f"the history at {self.world.now}: {problems[0]}")
 
     def finish(self) -> None:
         document = converter.unstructure(self.ss.result())
