@@ -39,24 +39,45 @@ if TYPE_CHECKING:
     from properties.machine import UpgradeMachine
 
 #: what goes wrong in the middle of a batch (disturbed_run)
-DISTURBANCES = ("outage", "unhealthy", "expire", "opt-out", "cancel", "publish")
+DISTURBANCES = (
+    "outage",
+    "unhealthy",
+    "expire",
+    "opt-out",
+    "cancel",
+    "publish",
+    "scale-in",
+    "scale-out",
+)
+SIXTY_DAYS = 60 * 86400  # R16's window
 FAR = 10**8  # a credential that outlives any example
 
 
 # ---------------------------------------------------------------- events (section 7)
 def publish_image(m: UpgradeMachine, n: int) -> None:
-    """R2, D14: a newer version (one in five broken); one in ten is not newer."""
-    broken, stale = n % 5 == 4, n // 5 % 10 == 9
-    version = m.ss.catalog.latest if stale else m.new_version()
+    """R2, D14: a newer version (one in five broken); one in ten is not newer:
+    the latest again, or an older one with more digits (R17: 0.100.100)."""
+    broken, stale = n % 5 == 4, n // 5 % 10
+    if stale == 9:
+        version = m.ss.catalog.latest
+    elif stale == 8:
+        version = "0.100.100"
+    else:
+        version = m.new_version()
     during = m.ss.active_run is not None
     if m.apply(PublishImage(m.now, version, app_healthy=not broken)) is None and during:
         m.reach("publication during a run")
 
 
 def outage_start(m: UpgradeMachine, n: int) -> None:
-    """R8, D10: maintenance (planned or not) takes instances down."""
-    kind = "planned" if n % 2 else "unplanned"
-    m.apply(OutageStart(m.now, m.ids(n // 2), kind))
+    """R8, D10: maintenance (planned or not) takes instances down; one time in
+    three, instances whose probe has just answered healthy (R7: a stopped
+    instance is unhealthy whatever its probe said)."""
+    kind, answered, n = "planned" if n % 2 else "unplanned", n // 2 % 3 == 2, n // 6
+    ids = m.ids(n)
+    if answered and m.ss.probe is not None:
+        m.apply(AppHealth(m.now, ids, True))
+    m.apply(OutageStart(m.now, ids, kind))
 
 
 def outage_end(m: UpgradeMachine, n: int) -> None:
@@ -101,8 +122,14 @@ def update_model(m: UpgradeMachine, n: int = 0) -> None:
 
 
 def scale_out(m: UpgradeMachine, n: int) -> None:
-    """R18, D9: one to three new instances from the latest version."""
-    m.apply(ScaleOut(m.now, 1 + n % 3))
+    """R18, D9: one to three new instances from the latest version; one time in
+    four, up to V9's edge or one past it (100 in a single placement group,
+    else 1000)."""
+    count = 1 + n % 3
+    if n // 3 % 4 == 3:
+        edge = 100 if m.config.single_placement_group else 1000
+        count = max(1, edge - len(m.ss.instances) + n // 12 % 2)
+    m.apply(ScaleOut(m.now, count))
 
 
 def scale_in(m: UpgradeMachine, n: int) -> None:
@@ -132,8 +159,16 @@ def advance(m: UpgradeMachine, n: int) -> None:
 
 
 def advance_days(m: UpgradeMachine, n: int) -> None:
-    """One to seventy days pass (R16: the history's 60-day window)."""
-    m.ss.advance(m.now + (1 + n % 70) * 86400)
+    """One to seventy days pass; or, half the time when a run has started, time
+    lands on a run's start plus exactly 60 days, or a second later (R16: the
+    history's window, at its edge)."""
+    runs = [r for r in m.ss.runs if r.start + SIXTY_DAYS >= m.now]
+    if n % 2 and runs:
+        n //= 2
+        run = runs[n % len(runs)]
+        m.ss.advance(run.start + SIXTY_DAYS + n // len(runs) % 2)
+        return
+    m.ss.advance(m.now + (1 + n // 2 % 70) * 86400)
 
 
 def advance_to_next_step(m: UpgradeMachine, n: int) -> None:
@@ -242,6 +277,10 @@ def disturbed_run(m: UpgradeMachine, n: int) -> None:
         m.apply(CancelUpgrade(m.now))
     elif disturbance == "publish":
         publish_image(m, 0)
+    elif disturbance == "scale-in":
+        m.apply(ScaleIn(m.now, count or 1))
+    elif disturbance == "scale-out":
+        m.apply(ScaleOut(m.now, count or 1))
     if finish:
         m.run_until_idle()
 

@@ -121,9 +121,9 @@ class CampaignResult:
     @property
     def unreached(self) -> list[str]:
         """The required scenarios the campaign did not reach."""
-        from properties.coverage import SCENARIOS
+        from properties.coverage import BOUNDARIES, SCENARIOS
 
-        return [name for name in SCENARIOS if not self.campaign.scenarios[name]]
+        return [name for name in SCENARIOS + BOUNDARIES if not self.campaign.scenarios[name]]
 
     @property
     def held(self) -> bool:

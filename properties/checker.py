@@ -74,6 +74,8 @@ class Checker:
         self.ss = ss
         self.world = World(ss)
         self.violations: list[Violation] = []
+        #: the boundaries of the spec the properties saw (Property.sometimes)
+        self.reached: set[str] = set()
         self.tallies: dict[str, Tally] = {name: Tally() for name in inv.INVARIANTS}
         self._on_violation = on_violation
         self.liveness = Liveness(self.world, self._report)

@@ -59,9 +59,20 @@ def schema_problems(document: dict[str, Any], *, history: bool = False) -> list[
 
     validator = jsonschema.Draft202012Validator(history_schema() if history else result_schema())
     return [
-        "/" + "/".join(map(str, e.absolute_path)) + f": {e.message}"
+        "/" + "/".join(map(str, e.absolute_path)) + f": {_brief(e)}"
         for e in validator.iter_errors(document)
     ]
+
+
+def _brief(error: Any) -> str:
+    """jsonschema's message, or for a long instance the keyword it breaks."""
+    if len(error.message) <= 160:
+        return error.message
+    return (
+        f"breaks {error.validator} {error.validator_value!r} ({len(error.instance)} items)"
+        if isinstance(error.instance, (list, dict))
+        else f"breaks {error.validator} {error.validator_value!r}"
+    )
 
 
 @rule

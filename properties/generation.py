@@ -156,7 +156,7 @@ def scale_sets(draw: st.DrawFn) -> ScaleSetConfig:
         credentials=credentials,
         data_disks_per_instance=data_disks,
         disk_encryption=encrypted == 24,
-        single_placement_group=multiple_groups != 9,
+        single_placement_group=multiple_groups < 7,
         service_fabric=sf,
         policy=_policy(draw),
         timings=_timings(draw),

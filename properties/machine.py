@@ -180,8 +180,11 @@ class UpgradeMachine(RuleBasedStateMachine):
         self.last_submission_refused = prop.submit(data)
 
     def new_version(self) -> str:
+        """The next newer version: 1.0.9, 1.0.10, 1.0.11, 1.1.9, ... (R17: parts
+        whose digit counts differ, compared as numbers)."""
+        k = self._minor
         self._minor += 1
-        return f"1.0.{self._minor}"
+        return f"1.{k // 3}.{9 + k % 3}"
 
     def run_until_idle(self) -> None:
         """Let every queued internal step happen (runs, deploys, creations end)."""
@@ -260,6 +263,8 @@ class UpgradeMachine(RuleBasedStateMachine):
 
     def _account(self, in_flight: BaseException | None) -> None:
         """The example's counts into the campaign; its counterexample, if final."""
+        for boundary in self.checker.reached - self.reached:
+            self.reach(boundary)
         for scenario in self.reached:
             self.campaign.scenarios[scenario] += 1
         for name, tally in self.checker.counts().items():

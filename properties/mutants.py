@@ -249,7 +249,7 @@ def _progress_off_by_one() -> list[AbstractContextManager[Any]]:
 # --------------------------------------------------------------------- I10
 @_mutant(
     "history_not_capped",
-    "I10",
+    "documents_match_section_7",
     "R16: the history view holds six runs, not five",
 )
 def _history_not_capped() -> list[AbstractContextManager[Any]]:

@@ -23,7 +23,9 @@ calls as a step unfolds:
 A property counts its ``applications``: the steps on which its rule applied
 (a publication for the rule of publications, a batch for the rule of batch
 choice), so that a campaign can tell a rule that held from one that was
-never put to the test. ``fail(message)`` reports a violation.
+never put to the test. ``fail(message)`` reports a violation, and
+``sometimes(boundary)`` says that the step sat on one of the spec's edges
+(properties/coverage.py BOUNDARIES), which a campaign must reach.
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ class Property:
 
     def fail(self, message: str) -> None:
         self.checker.report(self.name, message)
+
+    def sometimes(self, boundary: str) -> None:
+        """A boundary of the spec was reached on this step (Stateright's
+        ``sometimes``: the campaign must see each of coverage.BOUNDARIES)."""
+        self.checker.reached.add(boundary)
 
     def check(self, ok: bool, message: Any) -> None:
         """One application of the rule: fail with ``message()`` (or the text)

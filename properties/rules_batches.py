@@ -53,6 +53,8 @@ class PreBatchCheckDecides(Property):
             seen.failed_check = (world.now, unhealthy, limit)  # observed: I3 holds the run to it
         else:
             outcome = "batch"
+            if unhealthy == limit and seen.counts["pending"]:
+                self.sometimes("pre-batch check at exactly the limit")
         self.pending[run.number] = (outcome, n, unhealthy, limit)
         self.due()
 
@@ -105,8 +107,11 @@ class BatchIsD2Choice(Property):
         seen = world.runs[run.number - 1]
         pending = sorted(i for i, s in seen.statuses.items() if s == "pending")
         if world.service_fabric is not None:
-            lowest = min(world.instances[i].update_domain for i in pending)
+            domains = {world.instances[i].update_domain for i in pending}
+            lowest = min(domains)
             expected = [i for i in pending if world.instances[i].update_domain == lowest]
+            if len(domains) <= max(domains) - lowest:
+                self.sometimes("Service Fabric scope with a gap")
             why = f"every pending instance of update domain {lowest}"
         else:
             n = len(world.instances)

@@ -146,6 +146,8 @@ class HealthWaitFollowsR6(Property):
         else:
             healthy = world.healthy(seen)
             deadline = (at or 0) + world.timings.health_wait_seconds
+            if now == deadline:
+                self.sometimes("member done exactly at its health deadline")
             if outcome.status == Status.SUCCESSFUL:
                 ok = healthy and now <= deadline
             else:
@@ -322,6 +324,8 @@ class HealthIsR7(Property):
             if seen is None or inst is None:
                 continue
             expected = world.healthy(seen)
+            if world.probe and not seen.up and seen.answer:
+                self.sometimes("instance stopped while its probe answers healthy")
             self.check(
                 self.ss.is_healthy(inst) == expected,
                 lambda inst=inst, expected=expected: (

@@ -316,6 +316,8 @@ class HistoryViewIsR16(Property):
         self.edge: int | None = None
         #: a run ended since the view was last compared
         self.pending = False
+        #: the window edge last compared on (compared once when time sits on it)
+        self.compared_at: int | None = None
 
     def after_run_ended(self, run: Any) -> None:
         self.pending = True
@@ -323,7 +325,11 @@ class HistoryViewIsR16(Property):
     def tick(self) -> None:
         """Compare the view when a run ended or the 60-day window moved since
         the last look (and at the end of an example or a replay)."""
-        if self.pending or (self.edge is not None and self.world.now > self.edge):
+        now = self.world.now
+        edge = self.edge
+        if self.pending or (
+            edge is not None and (now > edge or (now == edge and self.compared_at != now))
+        ):
             self.finish()
 
     def finish(self) -> None:
@@ -335,6 +341,9 @@ class HistoryViewIsR16(Property):
         recent = world.runs[-HISTORY_ENTRIES:]
         edges = [r.start + SIXTY_DAYS for r in recent if r.start + SIXTY_DAYS >= world.now]
         self.edge = min(edges, default=None)
+        self.compared_at = world.now if self.edge == world.now else None
+        if any(r.start + SIXTY_DAYS == world.now for r in recent):
+            self.sometimes("history entry exactly 60 days old")
         cfg = ss.config
         shown = history_selection([(r.number, r.start) for r in recent], world.now)
         expected = [self._entry(world.runs[n - 1], ss.runs[n - 1], cfg) for n in shown]

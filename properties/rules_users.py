@@ -32,7 +32,10 @@ class PublicationsMustBeNewer(Property):
         self.newer = False
 
     def begin_publish_image(self, ev: Any) -> None:
-        self.newer = is_newer(ev.version, self.world.latest)
+        latest = self.world.latest
+        self.newer = is_newer(ev.version, latest)
+        if [len(p) for p in ev.version.split(".")] != [len(p) for p in latest.split(".")]:
+            self.sometimes("versions whose parts differ in digit count")
 
     def end_publish_image(self, ev: Any, rejection: Any) -> None:
         latest = self.ss.catalog.latest
@@ -204,6 +207,8 @@ class ScaleInRemovesD9Victims(Property):
             seen.batches[-1] if seen and seen.batches and seen.batches[-1].end is None else None
         )
         protected = set(flight.members) if flight is not None else set()
+        if flight is not None:
+            self.sometimes("scale-in during a batch")
         candidates = [i for i in sorted(world.instances, reverse=True) if i not in protected]
         self.victims = sorted(candidates[: ev.count]) if len(candidates) >= ev.count else None
         self.removed = []
@@ -245,6 +250,12 @@ class ScaleOutWithinV9(Property):
         world = self.world
         count = len(world.instances) + ev.count
         self.refuse = v9_breaks(count, world.config.single_placement_group)
+        edge = 100 if world.config.single_placement_group else 1000
+        if count in (edge, edge + 1):
+            self.sometimes(f"scale-out to {edge} instances or one more (V9)")
+        seen = world.active
+        if seen is not None and seen.batches and seen.batches[-1].end is None:
+            self.sometimes("scale-out during a batch")
         self.first, self.created = world.next_id, []
 
     def before_instance_created(self, inst: Any) -> None:
@@ -327,8 +338,11 @@ class StepsHappenInD12Order(Property):
     rules = "D12"
     title = "steps and events happen in D12's order"
 
+    last_step_at: int | None = None
+
     def _queued(self, arg: Any) -> None:
         clock = self.ss.clock
+        self.last_step_at = clock.now
         step = self.checker.step
         klass = 0 if step.when == "queued: instance" else 1
         actor = arg[0].id if klass == 0 else arg.number
@@ -343,6 +357,8 @@ class StepsHappenInD12Order(Property):
         )
 
     def _event(self, ev: Any) -> None:
+        if ev.at == self.last_step_at:
+            self.sometimes("event at the same second as an internal step")
         nxt = self.ss.clock.next_time()
         self.check(
             nxt is None or nxt > ev.at,

@@ -33,7 +33,7 @@ from model.scaleset import ScaleSet
 from model.trace import Trace, load_trace_text, result_to_json, trace_to_json
 from properties.campaign import PROFILES, run_campaign
 from properties.checker import Checker
-from properties.coverage import SCENARIOS
+from properties.coverage import BOUNDARIES, SCENARIOS
 from properties.generation import scale_sets
 from properties.liveness import quiet_batch_bound, quiet_reasons, quiet_run_bound
 from properties.machine import UpgradeMachine
@@ -63,6 +63,9 @@ def test_default_profile_reaches_every_scenario(tmp_path) -> None:
     missing = [name for name in SCENARIOS if outcome.campaign.scenarios[name] == 0]
     assert not missing, f"not reached: {missing}"
     assert len(SCENARIOS) == 13
+    # Issue 8: every boundary of the spec was sat on, as its property saw it.
+    edges = [name for name in BOUNDARIES if outcome.campaign.scenarios[name] == 0]
+    assert not edges, f"boundaries not reached: {edges}"
     # Every property was evaluated.
     for name in ("I1", "I2", "I3", "I4", "I5", "I6", "I7", "I8", "I9", "I10", "I11", "I12"):
         assert outcome.campaign.evaluations[name] > 0, name
@@ -312,3 +315,21 @@ def test_hypothesis_profile_option_and_ci_variable_choose_the_profile(option, ci
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_every_boundary_is_seen_by_a_property() -> None:
+    """Each boundary of coverage.BOUNDARIES is reported by a rule property's
+    ``sometimes`` (so reaching it means the rule was checked on its edge)."""
+    import inspect
+
+    from properties import rules_batches, rules_instances, rules_runs, rules_users
+    from properties.coverage import RARE_BOUNDARIES
+
+    source = "".join(
+        inspect.getsource(m) for m in (rules_batches, rules_instances, rules_runs, rules_users)
+    )
+    for name in BOUNDARIES + RARE_BOUNDARIES:
+        if "(V9)" in name:
+            assert 'f"scale-out to {edge} instances or one more (V9)"' in source
+        else:
+            assert f'self.sometimes("{name}")' in source, name

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from properties.invariants import INVARIANTS
+from properties.rules_all import PROPERTIES, STATES
 from vmss_spec.rules import (
     MANIFEST,
     SPEC,
@@ -74,7 +74,17 @@ def test_rule_home_exists_and_names_the_rule(number: str) -> None:
 @pytest.mark.parametrize("number", NUMBERS)
 def test_rule_properties_exist(number: str) -> None:
     for name in RULES[number].properties:
-        assert name in INVARIANTS, f"{number}: no property named {name}"
+        assert name in PROPERTIES, f"{number}: no property named {name}"
+
+
+@pytest.mark.parametrize("name", sorted(STATES))
+def test_every_property_is_indexed_under_each_number_it_states(name: str) -> None:
+    """A rule property names the numbers it states (``rules``); the index lists
+    it under each of them, so ``vmss-spec rules D7a`` shows who checks D7a."""
+    numbers = [p.strip() for p in STATES[name].split(",") if p.strip() in RULES]
+    assert numbers, f"{name} states no number of the spec"
+    for number in numbers:
+        assert name in RULES[number].properties, f"docs/rules.toml [{number}] lacks {name}"
 
 
 @pytest.mark.parametrize("number", NUMBERS)

@@ -31,7 +31,7 @@ from properties.campaign import (
     Counterexample,
     run_campaign,
 )
-from properties.coverage import EXTRA_SCENARIOS, SCENARIOS
+from properties.coverage import BOUNDARIES, EXTRA_SCENARIOS, RARE_BOUNDARIES, SCENARIOS
 from properties.rules_all import PROPERTIES, STATES
 from vmss_spec.replay import first_violation
 
@@ -118,6 +118,12 @@ def format_report(outcome: CampaignResult) -> str:
     lines += _table(
         ("scenario", "examples"),
         [(name, stats.scenarios[name]) for name in SCENARIOS + EXTRA_SCENARIOS],
+    )
+    lines += [""]
+    lines += _table(
+        ("boundary (sometimes)", "examples"),
+        [(name, stats.scenarios[name]) for name in BOUNDARIES]
+        + [(f"{name} (not required)", stats.scenarios[name]) for name in RARE_BOUNDARIES],
     )
     if outcome.vacuous:
         lines.append(f"never applied: {', '.join(outcome.vacuous)}")
