@@ -138,8 +138,29 @@ def scale_in(m: UpgradeMachine, n: int) -> None:
 
 
 def set_automatic_upgrade(m: UpgradeMachine, n: int) -> None:
-    """R1, D7: opt out or in."""
-    m.apply(SetAutomaticUpgrade(m.now, bool(n % 2)))
+    """R1, D7: opt out or in. An opt-out with no run going is, one time in
+    three, preceded by the end of outages and unhealthy answers, new tokens
+    for credentials expiring soon (deployed), an opt-in and a publication (a Platform run, unless a
+    V error forbids it) and time
+    going into its batch, and then, half of those times, everything settles
+    (D7a: a Platform run is Cancelled at its batch's end)."""
+    enable, setup = n % 2 == 1, n // 2 % 3 == 2 and m.ss.active_run is None
+    if not enable and setup:
+        end_troubles(m)  # so that the run gets past its pre-batch check
+        expired = [name for name in sorted(m.ss.tokens) if m.ss.token_expiry(name) <= m.now + 1000]
+        for name in expired:  # and its extensions provision (R14, R15)
+            m.apply(RegenerateCredential(m.now, name, m.now + FAR))
+        if expired:
+            update_model(m)
+            m.run_until_idle()
+        if not m.ss.auto_enabled:
+            m.apply(SetAutomaticUpgrade(m.now, True))  # D4: may start a run itself
+        if m.ss.active_run is None:
+            m.apply(PublishImage(m.now, m.new_version()))
+        advance_into_batch(m, n // 12)
+    m.apply(SetAutomaticUpgrade(m.now, enable))
+    if not enable and setup and n // 6 % 2:
+        m.run_until_idle()
 
 
 def start_upgrade(m: UpgradeMachine, n: int) -> None:
@@ -148,8 +169,21 @@ def start_upgrade(m: UpgradeMachine, n: int) -> None:
 
 
 def cancel_upgrade(m: UpgradeMachine, n: int) -> None:
-    """D7: a user cancel."""
+    """D7: a user cancel; half the time with no run going, one is started first
+    (by hand, after a publication if nothing is below the latest) and time
+    goes into its batch, so that the cancel has a run to end, and then, half
+    of those times, everything settles (D7a: it ends at its batch's end)."""
+    ss = m.ss
+    setup = n % 2 == 1 and ss.active_run is None
+    if setup:
+        if not any(ss.below_latest(inst) for inst in ss.instances.values()):
+            m.apply(PublishImage(m.now, m.new_version()))
+        if ss.active_run is None:
+            m.apply(StartUpgrade(m.now))
+        advance_into_batch(m, n // 4)
     m.apply(CancelUpgrade(m.now))
+    if setup and n // 2 % 2:
+        m.run_until_idle()
 
 
 # ---------------------------------------------------------------- time

@@ -5,13 +5,12 @@ the refusal of traces whose initial scale set breaks V9 or V10 (D16).
 
 from __future__ import annotations
 
-import copy
 import json
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from model.trace import TraceError, converter, parse_trace
+from model.trace import TraceError, converter, load_trace_text
 from properties.expect import v9_breaks, v10_breaks
 from properties.rule import Property, rule
 
@@ -108,7 +107,8 @@ def judge_document(data: dict[str, Any]) -> tuple[bool, str | None]:
     if v9_breaks(count, scale_set.get("single_placement_group", True)):
         broken["instances"] = "V9"
     try:
-        parse_trace(copy.deepcopy(data))
+        # as a file is loaded: the text, through the loader's compiled validators
+        load_trace_text(json.dumps(data), "trace")
         refusal = None
     except TraceError as exc:
         refusal = str(exc)

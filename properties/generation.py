@@ -146,6 +146,9 @@ def scale_sets(draw: st.DrawFn) -> ScaleSetConfig:
     image = _image(draw)
     catalog, manual_only, data_disks = digits(draw, 2, 6, 3)
     encrypted, multiple_groups = digits(draw, 25, 10)
+    standard = probe is not None and (
+        probe.kind == "application_health" or probe.lb_sku == "Standard"
+    )
     return ScaleSetConfig(
         instances=instances,
         image=image,
@@ -156,7 +159,9 @@ def scale_sets(draw: st.DrawFn) -> ScaleSetConfig:
         credentials=credentials,
         data_disks_per_instance=data_disks,
         disk_encryption=encrypted == 24,
-        single_placement_group=multiple_groups < 7,
+        # 30% multiple placement groups (V9's 1000), where the probe allows
+        # it, and one time in ten whatever the probe (V5 refuses some)
+        single_placement_group=not (multiple_groups == 9 or (multiple_groups >= 7 and standard)),
         service_fabric=sf,
         policy=_policy(draw),
         timings=_timings(draw),

@@ -37,7 +37,13 @@ STATING = (
 
 #: model functions a property may call: the trace format under test (V9/V10
 #: refusals are the loader's answer, judged by documents.py) and conversion
-ALLOWED_FUNCTIONS = {"parse_trace", "trace_to_dict", "trace_to_json", "result_to_json"}
+ALLOWED_FUNCTIONS = {
+    "parse_trace",
+    "load_trace_text",
+    "trace_to_dict",
+    "trace_to_json",
+    "result_to_json",
+}
 
 #: the scale set's answers a property must not borrow; ``health_is_r7`` alone
 #: calls ``is_healthy``, to compare the model's answer with its own
