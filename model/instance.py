@@ -63,6 +63,16 @@ class Instance:
     batch_run: object | None = None
     #: the time its last extension provisioning finished
     last_provisioned_at: int | None = None
+    #: causes (text only, read by model/causes.py): since when it is down and by
+    #: which outage kind (R8, D10); when the standing probe answer came (R6)
+    down_since: int | None = None
+    down_kind: str | None = None
+    app_health_at: int | None = None
+    #: R14: the credential whose expiry failed its last extension provisioning,
+    #: and when it expired
+    provisioning_failure: tuple[str, int] | None = None
+    #: why its health wait ran out unhealthy (R6), while it rolls back
+    wait_cause: str | None = None
     #: set by the machine (model/lifecycles.py), which also binds the trigger methods
     state: str = "ready"
     lifecycle: object = attrs.field(default=None, repr=False)

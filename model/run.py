@@ -54,6 +54,8 @@ class MemberOutcome:
     at: int
     provisioning_failed: bool = False
     rolled_back: bool = False
+    #: why it failed, in words (text only: the timeline and explanation)
+    cause: str | None = None
 
 
 @attrs.define(eq=False)
@@ -83,6 +85,9 @@ class Check:
     instance_count: int
     unhealthy: int
     limit: int
+    #: max_unhealthy_instance_percent, and the unhealthy instances with why (R7)
+    percent: int = 0
+    unhealthy_ids: tuple[tuple[int, str], ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -106,6 +111,9 @@ class UpgradeRun:
     checks: list[Check] = attrs.field(factory=list)
     rolled_back: int = 0
     failed_rollbacks: int = 0
+    #: what started it (D4's trigger, or "manual start"), and when a cancel was asked
+    trigger: str = ""
+    cancel_asked_at: int | None = None
     counts: dict[str, int] = attrs.field(init=False)
     #: set by the machine (model/lifecycles.py), which also binds the trigger methods
     state: str = "pre_check"

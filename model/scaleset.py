@@ -79,6 +79,10 @@ class ScaleSet:
         #: the one recording channel: ``record(fact, *args)`` (see subscribe)
         self.record: Listener = _nobody_listens
         self._listeners: list[Listener] = []
+        #: causes (text only): triggers that started no run (time, trigger, why,
+        #: D4) and when automatic upgrades were last turned off (D7)
+        self.not_started: list[tuple[int, str, str]] = []
+        self.auto_off_at: int | None = None
         #: the time of the last event or internal step that did something
         self.last_activity = 0
         #: how many internal steps did something (benchmarks report steps per second)
@@ -221,6 +225,15 @@ class ScaleSet:
         """R14: extension provisioning finishing at ``at`` fails when a credential
         token the model references has expires_at at or before that moment."""
         return any(self.token_expiry(name) <= at for name in self.extension_credentials)
+
+    def expired_credential(self, at: int) -> tuple[str, int] | None:
+        """R14: the first credential whose referenced token has expired at ``at``,
+        and its expiry (why provisioning then fails); None if none has."""
+        for name in self.extension_credentials:
+            expiry = self.token_expiry(name)
+            if expiry <= at:
+                return name, expiry
+        return None
 
     # ------------------------------------------------------------------ versions (R17)
     def below_latest(self, inst: Instance) -> bool:

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from model.run import Status
+from model import causes
+from model.run import Code, ErrorCode, Status
 
 if TYPE_CHECKING:
     from model.instance import Instance
     from model.result import Result
-    from model.run import UpgradeRun
+    from model.run import Batch, Check, UpgradeRun
     from model.scaleset import ScaleSet
 
 #: (time, message, run number or None, progress (ok, failed, in progress, pending) or None)
@@ -38,6 +39,10 @@ class Timeline:
             for name in dir(self)
             if name.startswith("_line_")
         }
+        # D16: a V error refuses automatic upgrades at time 0, before anyone
+        # could subscribe; the timeline shows those refusals too.
+        for rejection in ss.rejected:
+            self._line_rejected(rejection)
 
     def __call__(self, fact: str, *args: Any) -> None:
         line = self._lines.get(fact)
@@ -54,6 +59,7 @@ class Timeline:
                 c[Status.IN_PROGRESS],
                 c[Status.PENDING],
             )
+        message = causes.printable(message)
         self.entries.append((self.ss.now, message, run.number if run else None, progress))
 
     # ------------------------------------------------------------ events
@@ -62,6 +68,9 @@ class Timeline:
 
     def _line_image_published(self, ev: Any) -> None:
         self._add(None, f"image {ev.version} published{'' if ev.app_healthy else ' (broken)'}")
+
+    def _line_run_not_started(self, trigger: Any, why: str) -> None:
+        self._add(None, f"no Platform run started ({trigger.reason}): {why}")
 
     def _line_outage_started(self, ev: Any) -> None:
         self._add(None, f"{ev.kind} outage: instances {_ids(ev.instances)} down")
@@ -83,7 +92,19 @@ class Timeline:
         self._add(None, f"model deploy started on {len(deploy.members)} instances")
 
     def _line_deploy_ended(self, deploy: Any) -> None:
-        self._add(None, f"model deploy {'succeeded' if deploy.succeeded else 'failed'}")
+        if deploy.succeeded:
+            self._add(None, "model deploy succeeded")
+            return
+        failed = [
+            i
+            for i in deploy.members
+            if i in self.ss.instances and self.ss.instances[i].provisioning_state != "Succeeded"
+        ]
+        why = ""
+        if failed:
+            reasons = [(i, causes.unhealthy_reason(self.ss, self.ss.instances[i])) for i in failed]
+            why = f": {causes.grouped((i, r or 'not Succeeded') for i, r in reasons)} (D8)"
+        self._add(None, f"model deploy failed{why}")
 
     def _line_scaled_out(self, ids: list[int]) -> None:
         self._add(None, f"scale out: instances {_ids(ids)} created")
@@ -105,28 +126,32 @@ class Timeline:
             f"{len(run.scope)} instances in scope",
         )
 
-    def _line_batch_started(self, run: UpgradeRun, batch: Any) -> None:
-        if batch.update_domain is not None:
-            why = f" (update domain {batch.update_domain})"
-        else:
-            why = f" (cap {batch.cap} of {batch.instance_count})"
+    def _line_pre_batch_checked(self, run: UpgradeRun, check: Check) -> None:
+        verdict = "passed" if check.passed else "failed"
+        self._add(
+            run,
+            f"run {run.number} pre-batch check {verdict}: {causes.check_detail(check)}",
+        )
+
+    def _line_batch_started(self, run: UpgradeRun, batch: Batch) -> None:
+        why = batch_choice(self.ss, run, batch)
         self._add(
             run,
             f"run {run.number} batch {batch.number} started: instances "
-            f"{_ids(batch.instances)}{why}",
+            f"{_ids(batch.instances)} ({why})",
         )
 
     def _line_member_done(self, run: UpgradeRun, inst: Instance) -> None:
         batch = run.batches[-1]
-        status = batch.outcomes[inst.id].status
-        self._add(run, f"instance {inst.id}: {status} in batch {batch.number}")
+        outcome = batch.outcomes[inst.id]
+        cause = f": {outcome.cause}" if outcome.cause else ""
+        self._add(run, f"instance {inst.id}: {outcome.status} in batch {batch.number}{cause}")
 
     def _line_batch_ended(self, run: UpgradeRun, batch: Any) -> None:
         self._add(run, f"run {run.number} batch {batch.number} ended")
 
     def _line_run_ended(self, run: UpgradeRun) -> None:
-        error = f": {run.error[0]}" if run.error else ""
-        self._add(run, f"run {run.number} {run.state}{error}")
+        self._add(run, f"run {run.number} {run.state}{run_end_cause(self.ss, run)}")
 
     # ------------------------------------------------------------ instances
     def _line_disk_replaced(self, inst: Instance) -> None:
@@ -136,15 +161,24 @@ class Timeline:
         )
 
     def _line_extensions_finished(self, inst: Instance, ok: bool) -> None:
-        outcome = "provisioned" if ok else "failed (credential expired)"
+        outcome = "provisioned"
+        if not ok:
+            failure = inst.provisioning_failure
+            outcome = "failed (credential expired, R14)"
+            if failure is not None:
+                outcome = f"failed: credential {failure[0]} expired at {failure[1]}s (R14)"
         self._add(inst.batch_run, f"instance {inst.id}: extensions {outcome}")
 
     def _line_application_up(self, inst: Instance) -> None:
-        health = "healthy" if self.ss.probe_ok(inst) else "not healthy"
+        # R7: health as the pre-batch check sees it (a powered-off instance
+        # whose probe would answer is not healthy).
+        reason = causes.unhealthy_reason(self.ss, inst)
+        health = "healthy" if reason is None else f"not healthy: {reason}"
         self._add(inst.batch_run, f"instance {inst.id}: application up ({health})")
 
     def _line_rollback_started(self, inst: Instance) -> None:
-        self._add(inst.batch_run, f"instance {inst.id}: not healthy in time, rolling back")
+        why = f" ({inst.wait_cause}; section 4 automatic_rollback)" if inst.wait_cause else ""
+        self._add(inst.batch_run, f"instance {inst.id}: not healthy in time, rolling back{why}")
 
     def _line_rollback_restored(self, inst: Instance) -> None:
         self._add(
@@ -153,20 +187,76 @@ class Timeline:
         )
 
 
+def batch_choice(ss: ScaleSet, run: UpgradeRun, batch: Batch) -> str:
+    """D2, R5, R13: why a batch holds these instances (read when it starts)."""
+    pending = run.counts[Status.PENDING] + len(batch.instances)
+    if batch.update_domain is not None:
+        return (
+            f"update domain {batch.update_domain}: all its {len(batch.instances)} pending "
+            "instances, the lowest domain with any (R13, D2)"
+        )
+    n, pct = batch.instance_count, ss.policy.max_batch_instance_percent
+    cap = f"cap {batch.cap} = max(1, floor({n} x {pct}%)) of {n} instances (R5, D1)"
+    unhealthy = [i for i in batch.instances if not ss.is_healthy(ss.instances[i])]
+    if ss.policy.prioritize_unhealthy_instances and unhealthy:
+        order = f"unhealthy first ({_ids(unhealthy)}), then the lowest ids"
+        return f"{cap}; of {pending} pending, {order} (D2, prioritize_unhealthy_instances)"
+    return f"{cap}; the lowest ids of {pending} pending (D2)"
+
+
+def run_end_cause(ss: ScaleSet, run: UpgradeRun) -> str:
+    """Why a run ended, in words: its error code and the decisive numbers."""
+    if run.state == Code.COMPLETED:
+        return ": no instance of its scope pending (D7a)"
+    if run.state == Code.CANCELLED:
+        where = "at the end of its batch" if run.batches and run.batches[-1].end == run.end else ""
+        where = where or "with no batch in flight"
+        if run.cancel_requested:
+            return f": cancel asked at {run.cancel_asked_at}s, ended {where} (D7)"
+        return f": automatic upgrades turned off at {ss.auto_off_at}s, ended {where} (D7)"
+    if run.error is None:
+        return ""
+    code, message = run.error
+    if code in (ErrorCode.BEFORE_ROLLING_UPGRADE, ErrorCode.IN_ROLLING_UPGRADE) and run.checks:
+        return f": {code}: pre-batch check {causes.check_text(run.checks[-1])} (R4, R8, D1)"
+    if code == ErrorCode.PROVISIONING and run.batches:
+        outcomes = run.batches[-1].outcomes.values()
+        why = {o.cause.removeprefix("extensions failed: "): 0 for o in outcomes if o.cause}
+        return f": {code}: {message}: {'; '.join(why) or 'R14'}, so no further batch (D6)"
+    if code == ErrorCode.UPGRADED_UNHEALTHY:
+        failed = run.counts[Status.FAILED]
+        done = failed + run.counts[Status.SUCCESSFUL]
+        pct = ss.policy.max_unhealthy_upgraded_instance_percent or 0
+        return (
+            f": {code}: {failed} of {done} upgraded instances failed > limit "
+            f"{done * pct // 100} = floor({done} x {pct}%) "
+            "(section 4 max_unhealthy_upgraded_instance_percent, D7a)"
+        )
+    return f": {code}: {message}"
+
+
 def format_timeline(entries: list[Entry], result: Result) -> str:
     """The readable timeline: one line per change, with the run's progress
     (successful/failed/in progress/pending), then the final history."""
     lines = []
-    for at, message, _run, progress in entries:
+    # Violations at their time too: after the last line at or before it.
+    due = sorted(result.violations, key=lambda v: v.at)
+    k = 0
+    for index, (at, message, _run, progress) in enumerate(entries):
         counts = ""
         if progress is not None:
             ok, failed, in_progress, pending = progress
             counts = f"  [ok {ok}, failed {failed}, in progress {in_progress}, pending {pending}]"
         lines.append(f"{at:>8}s  {message}{counts}")
+        following = entries[index + 1][0] if index + 1 < len(entries) else None
+        while k < len(due) and (following is None or due[k].at < following):
+            lines.append(_violation_line(due[k]))
+            k += 1
+    lines += [_violation_line(v) for v in due[k:]]
     for warning in result.warnings:
-        lines.append(f"warning {warning.rule}: {warning.message}")
+        lines.append(causes.printable(f"warning {warning.rule}: {warning.message}"))
     for v in result.violations:
-        lines.append(f"VIOLATION {v.invariant} at {v.at}s: {v.message}")
+        lines.append(causes.printable(f"VIOLATION {v.invariant} at {v.at}s: {v.message}"))
     lines.append("")
     lines.append(f"osUpgradeHistory at {result.time}s ({len(result.history.value)} entries):")
     for entry in result.history.value:
@@ -181,3 +271,7 @@ def format_timeline(entries: list[Entry], result: Result) -> str:
             f"pending {prog.pendingInstanceCount}{error}"
         )
     return "\n".join(lines) + "\n"
+
+
+def _violation_line(v: Any) -> str:
+    return causes.printable(f"{v.at:>8}s  VIOLATION {v.invariant}: {v.message}")

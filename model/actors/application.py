@@ -22,6 +22,7 @@ def report_health(ss: ScaleSet, ev: AppHealth) -> None:
     insts = existing(ss, ev.instances)
     for inst in insts:
         inst.app_health = ev.healthy
+        inst.app_health_at = ss.now
     ss.record("health_reported", ev)
     for inst in insts:
         orchestrator.recheck(ss, inst)

@@ -142,6 +142,7 @@ def extensions_finished(ss: ScaleSet, arg: tuple[Instance, int]) -> bool:
     ok = not ss.provisioning_fails(now)
     inst.provisioning_state = Provisioning.SUCCEEDED if ok else Provisioning.FAILED
     inst.last_provisioned_at = now
+    inst.provisioning_failure = None if ok else ss.expired_credential(now)
     if ok and inst.app_started_at is None:
         start_application(ss, inst)
     ss.record("extensions_finished", inst, ok)

@@ -28,6 +28,8 @@ def existing(ss: ScaleSet, ids: tuple[int, ...]) -> list[Instance]:
 def start_outage(ss: ScaleSet, ev: OutageStart) -> None:
     """R8, D10: the instances go down; operations in flight go on."""
     for inst in existing(ss, ev.instances):
+        if inst.power_state == Power.RUNNING:
+            inst.down_since, inst.down_kind = ss.now, ev.kind
         inst.power_state = Power.STOPPED
     ss.record("outage_started", ev)
 
@@ -37,6 +39,7 @@ def end_outage(ss: ScaleSet, ev: OutageEnd) -> None:
     insts = existing(ss, ev.instances)
     for inst in insts:
         inst.power_state = Power.RUNNING
+        inst.down_since = inst.down_kind = None
     ss.record("outage_ended", ev)
     for inst in insts:
         orchestrator.recheck(ss, inst)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from model import causes
 from model.actors import instances
 from model.catalog import version_key
 from model.config import ENABLE, v_refusal
@@ -69,11 +70,17 @@ def platform_run_allowed(ss: ScaleSet, trigger: Trigger) -> bool:
     model deploy. And the scale set allows it: automatic upgrades on, no V
     error standing (D16), no run active, no model deploy in flight, and some
     instance (not being created, D11) below the latest version."""
+    return platform_run_refusal(ss, trigger) is None
+
+
+def platform_run_refusal(ss: ScaleSet, trigger: Trigger) -> str | None:
+    """D4, R1: why ``trigger`` starts no Platform run now, in words (with the
+    rule), or None when it starts one (``platform_run_allowed``)."""
     latest = version_key(ss.catalog.latest)
     if trigger.kind == "opt-in" and trigger.was_enabled:
-        return False
+        return "automatic upgrades were already on (D4)"
     if trigger.kind == "model deploy" and not (trigger.deploy and trigger.deploy.succeeded):
-        return False
+        return "the model deploy failed (D4, R15)"
     if trigger.kind == "run completed":
         run = trigger.run
         assert run is not None
@@ -84,21 +91,34 @@ def platform_run_allowed(ss: ScaleSet, trigger: Trigger) -> bool:
             and version_key(inst.image_version) < latest
             for i, inst in ss.instances.items()
         ):
-            return False
-    if not ss.auto_enabled or v_refusal(ss.v_errors, ENABLE) is not None:
-        return False
-    if ss.active_run is not None or ss.deploy is not None:
-        return False
-    return any(
+            return (
+                f"no version newer than its target {run.target} and no instance outside "
+                "its scope below the latest (D4)"
+            )
+    if not ss.auto_enabled:
+        return "automatic upgrades are off (R1, D4)"
+    refusal = v_refusal(ss.v_errors, ENABLE)
+    if refusal is not None:
+        return f"a V error stands: {refusal} (D16, D4)"
+    if ss.active_run is not None:
+        return f"run {ss.active_run.number} is active (D4, D3)"
+    if ss.deploy is not None:
+        return "a model deploy is in flight (D4, D8)"
+    if not any(
         not inst.being_created and version_key(inst.image_version) < latest
         for inst in ss.instances.values()
-    )
+    ):
+        return f"no instance is below the latest version {ss.catalog.latest} (D4)"
+    return None
 
 
 def start_platform_run(ss: ScaleSet, trigger: Trigger) -> UpgradeRun | None:
     """R2, D4: at a trigger, a Platform run towards the latest version starts
     if D4 allows it."""
     if not platform_run_allowed(ss, trigger):
+        why = platform_run_refusal(ss, trigger) or "not allowed (D4)"
+        ss.not_started.append((ss.now, trigger.reason, why))
+        ss.record("run_not_started", trigger, why)
         return None
     return start_run(ss, PLATFORM, trigger.reason)
 
@@ -126,6 +146,7 @@ def start_run(ss: ScaleSet, started_by: str, reason: str) -> UpgradeRun:
             if not inst.being_created and version_key(inst.image_version) < key
         },
     )
+    run.trigger = reason
     ss.run_machine.add_model(run, initial="pre_check")
     ss.runs.append(run)
     ss.active_run = run
@@ -156,10 +177,14 @@ def pre_batch_check(ss: ScaleSet, run: UpgradeRun) -> None:
     n = len(ss.instances)
     unhealthy = ss.count_unhealthy()
     limit = unhealthy_limit(ss, n)
-    run.checks.append(Check(ss.now, n, unhealthy, limit))
+    pct = ss.policy.max_unhealthy_instance_percent
+    # Causes (text only): which instances were unhealthy, and why (R7).
+    which = causes.unhealthy_instances(ss) if unhealthy else ()
+    check = Check(ss.now, n, unhealthy, limit, pct, which)
+    run.checks.append(check)
+    ss.record("pre_batch_checked", run, check)
     if unhealthy > limit:
         code = ErrorCode.IN_ROLLING_UPGRADE if run.batches else ErrorCode.BEFORE_ROLLING_UPGRADE
-        pct = ss.policy.max_unhealthy_instance_percent
         message = (
             f"{unhealthy} of {n} instances are unhealthy, more than the limit of "
             f"{limit} (max_unhealthy_instance_percent {pct})"
@@ -213,10 +238,19 @@ def member_provisioned(ss: ScaleSet, inst: Instance, ok: bool) -> None:
     run = inst.batch_run
     if not ok:
         inst.extensions_finished()
-        member_done(ss, run, inst, Status.FAILED, provisioning_failed=True)
+        failure = inst.provisioning_failure
+        cause = "extensions failed (R14)"
+        if failure is not None:
+            cause = f"extensions failed: credential {failure[0]} expired at {failure[1]}s (R14)"
+        member_done(ss, run, inst, Status.FAILED, provisioning_failed=True, cause=cause)
     elif ss.probe is None:
         inst.extensions_finished()
-        member_done(ss, run, inst, Status.SUCCESSFUL if ss.is_healthy(inst) else Status.FAILED)
+        healthy = ss.is_healthy(inst)
+        cause = None
+        if not healthy:
+            reason = causes.unhealthy_reason(ss, inst)
+            cause = f"not healthy when its extensions finished: {reason} (R7)"
+        member_done(ss, run, inst, Status.SUCCESSFUL if healthy else Status.FAILED, cause=cause)
     else:
         inst.await_health()
         ss.schedule_instance(inst, ss.timings.health_wait_seconds, "health_deadline", inst.op_token)
@@ -241,12 +275,15 @@ def health_deadline(ss: ScaleSet, arg: tuple[Instance, int]) -> bool:
     if ss.is_healthy(inst):
         inst.stop_waiting()
         member_done(ss, inst.batch_run, inst, Status.SUCCESSFUL)
-    elif ss.policy.automatic_rollback:
+        return True
+    reason = causes.unhealthy_reason(ss, inst)
+    inst.wait_cause = f"health wait ran out at {ss.now}s: {reason} (R6)"
+    if ss.policy.automatic_rollback:
         ss.record("rollback_started", inst)
         instances.begin_rollback(ss, inst)
     else:
         inst.stop_waiting()
-        member_done(ss, inst.batch_run, inst, Status.FAILED)
+        member_done(ss, inst.batch_run, inst, Status.FAILED, cause=inst.wait_cause)
     return True
 
 
@@ -255,7 +292,8 @@ def member_rolled_back(ss: ScaleSet, inst: Instance) -> None:
     rolled back."""
     run = inst.batch_run
     run.rolled_back += 1
-    member_done(ss, run, inst, Status.FAILED, rolled_back=True)
+    cause = f"rolled back after its {inst.wait_cause}" if inst.wait_cause else "rolled back"
+    member_done(ss, run, inst, Status.FAILED, rolled_back=True, cause=cause)
 
 
 def member_done(
@@ -266,11 +304,12 @@ def member_done(
     *,
     provisioning_failed: bool = False,
     rolled_back: bool = False,
+    cause: str | None = None,
 ) -> None:
     """D11: the instance is done in its batch; the last one ends the batch
     (a run step at the same time, after the instance steps: D12)."""
     batch = run.batches[-1]
-    batch.outcomes[inst.id] = MemberOutcome(status, ss.now, provisioning_failed, rolled_back)
+    batch.outcomes[inst.id] = MemberOutcome(status, ss.now, provisioning_failed, rolled_back, cause)
     run.set_status(inst.id, status)
     inst.batch_run = None
     ss.record("member_done", run, inst)

@@ -87,6 +87,7 @@ def set_automatic_upgrade(ss: ScaleSet, ev: SetAutomaticUpgrade) -> None:
         orchestrator.start_platform_run(ss, orchestrator.Trigger("opt-in", was_enabled=was_enabled))
         return
     ss.auto_enabled = False
+    ss.auto_off_at = ss.now
     ss.record("automatic_upgrades", False)
     if ss.active_run is not None:
         orchestrator.cancel_if_asked(ss, ss.active_run)
@@ -112,6 +113,8 @@ def cancel_upgrade(ss: ScaleSet, ev: CancelUpgrade) -> None:
     run = ss.active_run
     if run is None:
         raise Rejected("409: no run is active")
+    if not run.cancel_requested:
+        run.cancel_asked_at = ss.now
     run.cancel_requested = True
     ss.record("cancel_asked", run)
     orchestrator.cancel_if_asked(ss, run)
