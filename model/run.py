@@ -114,6 +114,8 @@ class UpgradeRun:
     #: what started it (D4's trigger, or "manual start"), and when a cancel was asked
     trigger: str = ""
     cancel_asked_at: int | None = None
+    #: when automatic upgrades were turned off, for a Platform run they cancelled (D7)
+    opted_out_at: int | None = None
     counts: dict[str, int] = attrs.field(init=False)
     #: set by the machine (model/lifecycles.py), which also binds the trigger methods
     state: str = "pre_check"

@@ -213,7 +213,7 @@ def run_end_cause(ss: ScaleSet, run: UpgradeRun) -> str:
         where = where or "with no batch in flight"
         if run.cancel_requested:
             return f": cancel asked at {run.cancel_asked_at}s, ended {where} (D7)"
-        return f": automatic upgrades turned off at {ss.auto_off_at}s, ended {where} (D7)"
+        return f": automatic upgrades turned off at {run.opted_out_at}s, ended {where} (D7)"
     if run.error is None:
         return ""
     code, message = run.error

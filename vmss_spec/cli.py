@@ -1,4 +1,4 @@
-"""The command line: ``vmss-spec replay | verify | bench | diagram | rules``.
+"""The command line: ``vmss-spec replay | explain | verify | bench | diagram | rules``.
 
 Exit status: 0 success (no invariant violated), 1 a violation or
 counterexample, 2 refused input (one line on stderr naming the place).
@@ -26,9 +26,31 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         print(f"vmss-spec replay: {exc}", file=sys.stderr)
         return 2
     rep = replay(trace)
+    if args.html is not None:
+        from vmss_spec.html import write_page
+
+        write_page(rep, args.html, title=str(args.trace))
     out = result_to_json(rep.result) if args.json else rep.text()
     sys.stdout.write(out)
     return rep.exit_status
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from model.explain import explain
+    from model.replay import run_trace
+    from model.trace import TraceError, load_trace
+
+    try:
+        trace = load_trace(args.trace)
+    except TraceError as exc:
+        print(f"vmss-spec explain: {exc}", file=sys.stderr)
+        return 2
+    played = run_trace(trace)
+    sys.stdout.write(explain(played.scale_set))
+    if played.crash is not None:
+        print(f"vmss-spec explain: the model crashed: {played.crash.message}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _cmd_diagram(args: argparse.Namespace) -> int:
@@ -84,7 +106,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("replay", help="replay a vmss-upgrade-trace/1 file")
     p.add_argument("trace", help="the trace file (JSON)")
     p.add_argument("--json", action="store_true", help="print the vmss-upgrade-result/1 document")
+    p.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write a self-contained page picturing the rollout (lanes, batches, limit)",
+    )
     p.set_defaults(func=_cmd_replay)
+    p = sub.add_parser(
+        "explain",
+        help="say what happened to each upgrade run of a trace, and why",
+        description="Replay a trace and print one paragraph per run: its trigger, its "
+        "batches, how long it took, and for a run that stopped the decisive check with "
+        "its numbers and the instances and events behind it.",
+    )
+    p.add_argument("trace", help="the trace file (JSON)")
+    p.set_defaults(func=_cmd_explain)
     p = sub.add_parser("diagram", help="print a state diagram generated from the machines")
     p.add_argument("machine", nargs="?", choices=["instance", "run"], default="instance")
     p.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")

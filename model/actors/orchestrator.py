@@ -368,6 +368,8 @@ def cancel_if_asked(ss: ScaleSet, run: UpgradeRun, *, batch_ended: bool = False)
         return False
     if not batch_ended and run.batch_in_flight is not None:
         return False
+    if not run.cancel_requested:
+        run.opted_out_at = ss.auto_off_at
     end_run(ss, run, "cancel")
     return True
 
