@@ -25,11 +25,16 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     except TraceError as exc:
         print(f"vmss-spec replay: {exc}", file=sys.stderr)
         return 2
-    rep = replay(trace)
     if args.html is not None:
-        from vmss_spec.html import write_page
+        from pathlib import Path
 
-        write_page(rep, args.html, title=str(args.trace))
+        from vmss_spec.html import write_page
+        from vmss_spec.replay import replay_with_rollout
+
+        rep, rollout = replay_with_rollout(trace)
+        write_page(rep, rollout, args.html, title=Path(args.trace).name)
+    else:
+        rep = replay(trace)
     out = result_to_json(rep.result) if args.json else rep.text()
     sys.stdout.write(out)
     return rep.exit_status

@@ -10,17 +10,31 @@ from pathlib import Path
 
 from model.replay import Replay
 from model.replay import replay as replay_model
+from model.rollout import Rollout
 from model.trace import Trace, Violation, load_trace
 from properties.checker import Checker
 from properties.documents import judge_document
 
-__all__ = ["Replay", "document_violation", "first_violation", "replay"]
+__all__ = ["Replay", "document_violation", "first_violation", "replay", "replay_with_rollout"]
 
 
 def replay(trace: Trace) -> Replay:
     """Replay ``trace`` on the model with the invariants I1-I12 and the progress
     properties L1, L2 checked after every step."""
     return replay_model(trace, observers=[Checker])
+
+
+def replay_with_rollout(trace: Trace) -> tuple[Replay, Rollout]:
+    """``replay`` with the rollout recorded too (each instance's phases and down
+    periods, the unhealthy count over time), for the picture of ``--html``."""
+    made: list[Rollout] = []
+
+    def record(ss: object) -> Rollout:
+        made.append(Rollout(ss))  # type: ignore[arg-type]
+        return made[-1]
+
+    rep = replay_model(trace, observers=[Checker, record])
+    return rep, made[0]
 
 
 def document_violation(path: str | Path) -> Violation | None:
