@@ -55,6 +55,27 @@ def replays_same(ce: Counterexample) -> str:
     return f"different ({found.invariant} at {found.at}s)"
 
 
+def write_counterexample_page(ce: Counterexample) -> Path | None:
+    """The picture of a saved counterexample beside its trace
+    (``counterexample-X.json`` -> ``counterexample-X.html``); None when there is
+    no trace to replay (not saved, or a document the loader refuses)."""
+    from model.trace import TraceError, load_trace
+    from vmss_spec.html import write_trace_page
+
+    if ce.path is None:
+        return None
+    path = Path(ce.path)
+    try:
+        trace = load_trace(path)
+    except (TraceError, OSError):
+        return None
+    try:
+        return write_trace_page(trace, path.with_suffix(".html"), path.name)
+    except Exception as exc:  # noqa: BLE001 - a picture must not hide the counterexample
+        print(f"vmss-spec verify: no picture for {path}: {type(exc).__name__}", file=sys.stderr)
+        return None
+
+
 def progress_printer(stream: TextIO, every: float = PROGRESS_EVERY) -> Callable[[Campaign], None]:
     """A progress callback: one line on ``stream`` at most every ``every`` seconds."""
     last = [time.monotonic()]
@@ -214,5 +235,9 @@ def main(args: argparse.Namespace) -> int:
     )
     if outcome.counterexamples and outcome.report:
         print("\n".join(outcome.report), file=sys.stderr)
+    for k, ce in enumerate(outcome.counterexamples, 1):
+        page = write_counterexample_page(ce)
+        if page is not None:
+            print(f"vmss-spec verify: counterexample {k}: picture {page}", file=sys.stderr)
     sys.stdout.write(format_report(outcome))
     return 0 if outcome.held else 1
