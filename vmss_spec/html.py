@@ -21,6 +21,7 @@ import plotly.graph_objects as go
 from plotly.io import to_html
 from plotly.subplots import make_subplots
 
+from model.causes import printable
 from model.explain import explain
 from model.replay import Replay
 from model.rollout import Rollout
@@ -104,7 +105,7 @@ def _markers(fig: go.Figure, rep: Replay) -> None:
                 y=[EVENTS] * len(violations),
                 marker={"symbol": "x", "size": 14, "color": "#d7301f"},
                 hovertext=[
-                    f"VIOLATION {v.invariant} at {v.at}s: {html.escape(v.message)}"
+                    f"VIOLATION {v.invariant} at {v.at}s: {html.escape(printable(v.message))}"
                     for v in violations
                 ],
                 hoverinfo="text",
@@ -171,7 +172,8 @@ def _bands(fig: go.Figure, rep: Replay) -> None:
         )
         fig.add_annotation(
             x=v.at, xref="x", y=0, yref="paper", yanchor="top", showarrow=False,
-            text=f"{v.invariant}: {html.escape(v.message[:80])}", font={"color": "#d7301f"},
+            text=f"{v.invariant}: {html.escape(printable(v.message)[:80])}",
+            font={"color": "#d7301f"},
         )  # fmt: skip
 
 
@@ -266,7 +268,7 @@ def page(rep: Replay, rollout: Rollout, title: str = "") -> str:
     )
     why = "".join(f"<p>{html.escape(p)}</p>" for p in explain(rep.scale_set).split("\n\n"))
     violations = "".join(
-        f'<li class="violation">{html.escape(f"{v.invariant} at {v.at}s: {v.message}")}</li>'
+        f'<li class="violation">{html.escape(printable(f"{v.invariant} at {v.at}s: {v.message}"))}</li>'
         for v in rep.result.violations
     )
     listed = f"<h2>Violations</h2><ul>{violations}</ul>" if violations else ""
