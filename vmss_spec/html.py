@@ -267,10 +267,8 @@ def page(rep: Replay, rollout: Rollout, title: str = "") -> str:
         config={"displaylogo": False, "responsive": True},
     )
     why = "".join(f"<p>{html.escape(p)}</p>" for p in explain(rep.scale_set).split("\n\n"))
-    violations = "".join(
-        f'<li class="violation">{html.escape(printable(f"{v.invariant} at {v.at}s: {v.message}"))}</li>'
-        for v in rep.result.violations
-    )
+    said = [printable(f"{v.invariant} at {v.at}s: {v.message}") for v in rep.result.violations]
+    violations = "".join(f'<li class="violation">{html.escape(v)}</li>' for v in said)
     listed = f"<h2>Violations</h2><ul>{violations}</ul>" if violations else ""
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
