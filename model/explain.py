@@ -5,7 +5,8 @@ explain``), from what the scale set recorded.
 how a run was triggered (D4, R12), its batches (D2, R5, R13), how long it took
 or how long it may still take, and for a run that stopped the decisive check
 with its numbers and the instances and events behind it (R4, R8, D1, D5, D6,
-D7). Then the triggers that started no run (D4) and the refusals. Text only;
+D7), with the REST API's timestamps (D13: the end is ``endTime``). Then the
+triggers that started no run (D4) and the refusals. Text only;
 nothing here changes the scale set.
 """
 
@@ -15,6 +16,7 @@ import math
 from typing import TYPE_CHECKING
 
 from model import causes
+from model.history import timestamp
 from model.run import Code, ErrorCode, Status
 
 if TYPE_CHECKING:
@@ -125,15 +127,20 @@ def _remaining(ss: ScaleSet, run: UpgradeRun) -> str:
 
 def explain_run(ss: ScaleSet, run: UpgradeRun) -> str:
     """One paragraph: trigger, batches, duration, and why it ended."""
+    epoch = ss.config.epoch
     head = (
-        f"Run {run.number} ({run.started_by}) started at {run.start}s by {_trigger(run)}, "
+        f"Run {run.number} ({run.started_by}) started at {run.start}s "
+        f"({timestamp(epoch, run.start)}) by {_trigger(run)}, "
         f"towards {run.target} with {len(run.scope)} instances in scope."
     )
     parts = [head, _batches(run)]
     if run.active:
         parts.append(_remaining(ss, run))
     else:
-        took = f"It ended {run.state} at {run.end}s after {run.end - run.start}s ({_counts(run)})"
+        took = (
+            f"It ended {run.state} at {run.end}s (endTime {timestamp(epoch, run.end)}, D13) "
+            f"after {run.end - run.start}s ({_counts(run)})"
+        )
         if run.error is not None:
             took += f" with {run.error[0]}"
         parts.append(took + ".")

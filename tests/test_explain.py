@@ -22,11 +22,12 @@ def explained(name: str) -> str:
     return explain(run_trace(load_trace(EXAMPLES / name)).scale_set)
 
 
-def test_r4_r8_d1_d5_stopped_run_names_the_decisive_check_and_the_outage() -> None:
+def test_r4_r8_d1_d5_d13_stopped_run_names_the_decisive_check_and_the_outage() -> None:
     assert explained("maintenance-during-batch.json") == (
-        "Run 1 (Platform) started at 100s by the publication of 18.04.201811010 (R2, D4), "
-        "towards 18.04.201811010 with 10 instances in scope. 2 batches: batch 1 (0, 1) "
-        "100s-310s, batch 2 (2, 3) 310s-520s. It ended Faulted at 520s after 420s "
+        "Run 1 (Platform) started at 100s (2018-10-01T00:01:40+00:00) by the publication of "
+        "18.04.201811010 (R2, D4), towards 18.04.201811010 with 10 instances in scope. "
+        "2 batches: batch 1 (0, 1) 100s-310s, batch 2 (2, 3) 310s-520s. It ended Faulted "
+        "at 520s (endTime 2018-10-01T00:08:40+00:00, D13) after 420s "
         "(4 upgraded, 0 failed, 6 pending of 10 in scope) with "
         "MaxUnhealthyInstancePercentExceededInRollingUpgrade. It stopped at the pre-batch "
         "check at 520s, after its last batch: 3 of 10 unhealthy > limit 2 = floor(10 x 20%) "
@@ -54,16 +55,19 @@ def test_r14_r15_d6_provisioning_failure_then_recovery() -> None:
         "0, 1 extensions failed: credential sas expired at 50s (R14); no further batch "
         "starts (D6). Regenerate the credential and deploy the model to recover (R15)."
     )
-    assert second.startswith(
-        "Run 2 (Platform) started at 560s by the successful end of a model deploy (R15, D4)"
+    assert second.startswith("Run 2 (Platform) started at 560s (2018-10-01T00:09:20+00:00) ")
+    assert "by the successful end of a model deploy (R15, D4)" in second
+    assert "It ended Completed at 1400s (endTime 2018-10-01T00:23:20+00:00, D13) after 840s" in (
+        second
     )
-    assert "It ended Completed at 1400s after 840s" in second
 
 
 def test_d7_r12_opt_out_cancels_the_platform_run_not_the_user_run() -> None:
     text = explained("opt-out-during-run.json")
     assert "It was cancelled: automatic upgrades were turned off at 200s (D7" in text
-    assert "Run 2 (User) started at 400s by a manual start (R12)" in text
+    assert "Run 2 (User) started at 400s (2018-10-01T00:06:40+00:00) by a manual start (R12)" in (
+        text
+    )
 
 
 def test_d4_d16_no_run_says_why_and_lists_refusals() -> None:
@@ -106,3 +110,12 @@ def test_explain_every_example_is_deterministic(path: Path) -> None:
     once, again = (explain(run_trace(load_trace(path)).scale_set) for _ in range(2))
     assert once == again and once.endswith("\n")
     once.encode("utf-8")
+
+
+def test_readme_shows_the_explain_output_of_its_example() -> None:
+    """The README's "Why did my upgrade stop?" block is this output, wrapped."""
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    marker = "instances down during batch 2):\n\n```text\n"
+    block = readme[readme.index(marker) + len(marker) :].split("```", 1)[0]
+    shown = "\n\n".join(" ".join(p.split("\n")) for p in block.strip().split("\n\n"))
+    assert shown + "\n" == explained("maintenance-during-batch.json")
