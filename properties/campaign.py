@@ -276,7 +276,7 @@ def run_campaign(
         stats.progress = progress
     machine = UpgradeMachine.for_campaign(stats)
     report: list[str] = []
-    started = time.monotonic()
+    started = stats.started = time.monotonic()  # the budget counts from here
     error: BaseException | None = None
     remaining = chosen.max_examples
     round_ = 0
