@@ -136,8 +136,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--out",
-        type=Path,
-        default=DEFAULT_OUT,
+        default=str(DEFAULT_OUT),
         help=f"where counterexample traces and the example database go (default {DEFAULT_OUT})",
     )
     parser.add_argument(
@@ -168,8 +167,6 @@ def check_mutant(name: str | None) -> None:
 
 def _check_out(out: Path) -> None:
     """--out must be a directory this process can write in (made if need be)."""
-    if str(out) == "":
-        raise _Refused("--out: empty path")
     if out.exists() and not out.is_dir():
         raise _Refused(f"--out {out}: not a directory")
     try:
@@ -225,9 +222,11 @@ def _interruptible(flag: Campaign) -> Iterator[None]:
 # ---------------------------------------------------------------- the command
 def main(args: argparse.Namespace) -> int:
     """Run the campaign and print its table; the exit status of section 7."""
-    out: Path = args.out
+    out = Path(args.out)
     try:
         check_mutant(args.mutant)
+        if args.out == "":  # Path("") would be the working directory
+            raise _Refused("--out: empty path")
         _check_out(out)
         _check_database(args.database)
     except _Refused as exc:
