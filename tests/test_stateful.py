@@ -73,6 +73,28 @@ def test_default_profile_reaches_every_scenario(tmp_path) -> None:
     assert outcome.campaign.evaluations["L2"] > 0
 
 
+#: The machine as a pytest test class, so that HypoFuzz can fuzz it:
+#: ``hypothesis fuzz -n 2 -- tests/test_stateful.py::TestUpgradeMachine`` (README).
+#: Under pytest it runs a short campaign of its own (HypoFuzz ignores the count).
+TestUpgradeMachine = UpgradeMachine.TestCase
+TestUpgradeMachine.settings = settings(
+    max_examples=50,
+    stateful_step_count=20,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+
+
+def test_hypofuzz_finds_the_machine_as_a_test_class() -> None:
+    """HypoFuzz collects Hypothesis tests from pytest: the machine is one, a
+    unittest-style class with its own settings, whose one test Hypothesis runs."""
+    import unittest
+
+    assert issubclass(TestUpgradeMachine, unittest.TestCase)
+    assert TestUpgradeMachine.settings.deadline is None
+    assert hasattr(TestUpgradeMachine, "runTest")
+
+
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scale_sets())
 def test_v9_v10_generated_scale_sets_are_valid_traces(config: ScaleSetConfig) -> None:
