@@ -127,6 +127,15 @@ def test_workers_table_is_the_sum_of_each_workers_campaign(tmp_path, capsys) -> 
     )
 
 
+@pytest.mark.parametrize("text", ["0", "-1", "two", "", "auto2"])
+def test_workers_bad_value_exit_2_one_line(text: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["verify", "--workers", text])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--workers" in err
+
+
 def test_workers_auto_is_the_machines_cores(tmp_path) -> None:
     from vmss_spec.verify import _workers
 

@@ -80,8 +80,16 @@ def _table(headers: tuple[str, ...], rows: list[tuple[object, ...]]) -> list[str
     return lines
 
 
+def _unshrunk(outcome: CampaignResult) -> list[str]:
+    """Properties an interrupted campaign saw fail before it could shrink them."""
+    if not outcome.interrupted:
+        return []
+    saved = {ce.invariant for ce in outcome.counterexamples}
+    return sorted(outcome.campaign.failed - saved)
+
+
 def _verdict(outcome: CampaignResult, name: str) -> str:
-    if name in {ce.invariant for ce in outcome.counterexamples}:
+    if name in {ce.invariant for ce in outcome.counterexamples} or name in _unshrunk(outcome):
         return "VIOLATED"
     return "NEVER APPLIED" if name in outcome.vacuous else "held"
 
@@ -148,6 +156,10 @@ def format_report(outcome: CampaignResult) -> str:
         lines.append(f"never applied: {', '.join(outcome.vacuous)}")
     if outcome.unreached:
         lines.append(f"not reached: {', '.join(outcome.unreached)}")
+    if _unshrunk(outcome):
+        lines.append(
+            f"failed before the interrupt, not shrunk or saved: {', '.join(_unshrunk(outcome))}"
+        )
     lines.append("")
     if outcome.counterexamples:
         lines += _table(
@@ -172,8 +184,10 @@ def format_report(outcome: CampaignResult) -> str:
         lines.append(
             f"error: {type(outcome.error).__name__}: {first[0] if first else ''}".rstrip(": ")
         )
-    elif outcome.interrupted:
+    elif outcome.interrupted and not _unshrunk(outcome):
         lines.append("counterexamples: none in what ran before the interrupt")
+    elif outcome.interrupted:
+        lines.append("counterexamples: none saved before the interrupt")
     elif outcome.vacuous or outcome.unreached:
         lines.append("counterexamples: none, but the campaign did not put every rule to the test")
     else:
@@ -256,6 +270,7 @@ def summary(outcome: CampaignResult, status: int) -> dict[str, Any]:
             for name in SCENARIOS + EXTRA_SCENARIOS + BOUNDARIES + RARE_BOUNDARIES
         },
         "never_applied": outcome.vacuous,
+        "failed_not_shrunk": _unshrunk(outcome),
         "unreached": outcome.unreached,
         "counterexamples": [
             {
