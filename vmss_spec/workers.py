@@ -28,7 +28,6 @@ from typing import Any
 from properties.campaign import (
     Campaign,
     CampaignResult,
-    Counterexample,
     derived_seed,
     run_campaign,
 )
@@ -208,7 +207,7 @@ def run_workers(
             ce.seed = seeds[k]
     stats = merge(ordered, started, budget, workers)
     errors = [f"worker {k + 1}: {s['error']}" for k, s in enumerate(ordered) if s.get("error")]
-    probe = run_campaign_settings(profile, max_examples, steps, budget)
+    probe = campaign_bounds(profile, max_examples, steps, budget)
     return CampaignResult(
         profile=profile,
         seed=seed,
@@ -226,7 +225,7 @@ def run_workers(
     )
 
 
-def run_campaign_settings(
+def campaign_bounds(
     profile: str, max_examples: int | None, steps: int | None, budget: float | None
 ) -> tuple[int, int]:
     """The examples and steps per example a campaign runs with these options."""
@@ -238,4 +237,4 @@ def run_campaign_settings(
     return chosen.max_examples, chosen.stateful_step_count
 
 
-__all__ = ["Counterexample", "WorkerError", "merge", "run_workers", "under_mutant", "worker_seeds"]
+__all__ = ["WorkerError", "merge", "run_workers", "under_mutant", "worker_seeds"]
