@@ -55,6 +55,7 @@ def test_bench_json_has_the_documented_shape(monkeypatch, capsys) -> None:
         "examples",
         "steps",
         "steps_per_second",
+        "counterexamples",
         "speedup",
     }
     assert all(row["steps"] > 0 for row in figures["workers"])

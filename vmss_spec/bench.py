@@ -225,6 +225,8 @@ def bench_workers(seconds: float = 10.0, counts: tuple[int, ...] = (1, 2)) -> li
                 "examples": outcome.campaign.examples,
                 "steps": outcome.campaign.steps,
                 "steps_per_second": round(rate),
+                #: a counterexample found is shrunk past the budget (its steps count too)
+                "counterexamples": len(outcome.counterexamples),
                 "speedup": round(rate / rows[0]["steps_per_second"], 2) if rows else 1.0,
             }
         )
