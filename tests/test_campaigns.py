@@ -236,10 +236,15 @@ def _interrupt(tmp_path: Path, extra: list[str], sig: int) -> subprocess.Complet
         text=True,
         cwd=ROOT,
     )
-    time.sleep(6)
+    # Wait until the campaign runs (its first progress line, two seconds in),
+    # then a little longer, then signal it.
+    assert proc.stderr is not None
+    first = proc.stderr.readline()
+    assert first.startswith("verify: "), first
+    time.sleep(2)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, first + err)
 
 
 def test_sigint_prints_the_partial_table_and_exits_130(tmp_path) -> None:
