@@ -355,3 +355,18 @@ def test_every_boundary_is_seen_by_a_property() -> None:
             assert 'f"scale-out to {edge} instances or one more (V9)"' in source
         else:
             assert f'self.sometimes("{name}")' in source, name
+
+
+def test_r16_history_compared_afresh_when_a_run_starts_at_a_run_end() -> None:
+    """R16 (found by the default campaign): one instance, two publications at 0;
+    run 1 completes at 1 and run 2 starts in the same step. The history view
+    read at run 1's end (I10) must not stand for the view at the end of the
+    step, which shows run 2 RollingForward above run 1 Completed."""
+    timings = Timings(
+        os_disk_seconds=1, extension_seconds=0, app_start_seconds=0, health_wait_seconds=0
+    )
+    config = ScaleSetConfig(instances=1, image=UBUNTU, catalog=("1.0.0",), timings=timings)
+    events = (PublishImage(0, "1.0.9"), PublishImage(0, "1.0.10"))
+    played = replay(Trace(scale_set=config, events=events, until=1))
+    assert [run.code for run in played.scale_set.runs] == ["Completed", "RollingForward"]
+    assert played.result.violations == []
