@@ -11,6 +11,7 @@ prints its table.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from collections import Counter
@@ -21,7 +22,7 @@ from typing import Any
 import attrs
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import seed as hypothesis_seed
-from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 from hypothesis.reporting import with_reporter
 from hypothesis.stateful import run_state_machine_as_test
 
@@ -60,6 +61,38 @@ register_profiles()
 
 DEFAULT_OUT = Path(".hypothesis") / "verify"
 
+#: examples per Hypothesis run when a campaign has a time budget: a long
+#: campaign is a sequence of runs (fresh engines, seeds derived from the
+#: campaign's), so that no run's memory of what it tried grows for hours
+ROUND_EXAMPLES = 1000
+#: the number of examples of a campaign bounded by its time budget only
+UNBOUNDED = 10**9
+
+
+class CampaignStopped(KeyboardInterrupt):
+    """Raised inside the machine to end a campaign early (an interrupt, or its
+    time budget spent). Not an ``Exception``: Hypothesis lets it through
+    rather than treating it as a failure to shrink."""
+
+
+def derived_seed(seed: int, *path: object) -> int:
+    """A seed derived from ``seed`` and ``path`` (a worker number, a round):
+    the whole campaign is reproducible from the one seed."""
+    digest = hashlib.sha256(":".join(map(str, (seed, *path))).encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def example_database(where: str | Path) -> ExampleDatabase:
+    """Hypothesis' example database at ``where``: a directory, or a Redis
+    server given as ``redis://HOST:PORT/DB`` (shared by several machines)."""
+    text = str(where)
+    if text.startswith(("redis://", "rediss://", "unix://")):
+        import redis
+        from hypothesis.extra.redis import RedisExampleDatabase
+
+        return RedisExampleDatabase(redis.Redis.from_url(text))
+    return DirectoryBasedExampleDatabase(Path(where))
+
 
 # ---------------------------------------------------------------- what a campaign counts
 @attrs.define(eq=False)
@@ -71,6 +104,8 @@ class Counterexample:
     message: str
     path: Path | None
     events: int
+    #: the seed of the worker (or round) whose campaign found it
+    seed: int | None = None
 
 
 @attrs.define(eq=False)
@@ -89,6 +124,31 @@ class Campaign:
     #: called with the campaign after each example when set (progress output)
     progress: Callable[[Campaign], None] | None = None
     started: float = attrs.field(factory=time.monotonic)
+    #: the time budget in seconds (None: bounded by the number of examples only)
+    budget: float | None = None
+    #: the properties that failed so far (before their examples are shrunk)
+    failed: set[str] = attrs.field(factory=set)
+    #: set (by a signal handler) to stop the campaign at the next step
+    interrupted: bool = False
+    #: the worker processes that contribute to this campaign (progress only)
+    workers: int = 1
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def budget_spent(self) -> bool:
+        return self.budget is not None and self.elapsed >= self.budget
+
+    def check_stop(self, *, starting: bool = False) -> None:
+        """End the campaign when interrupted; when its budget is spent, at the
+        start of an example (the one in flight finishes), unless a failure
+        is being shrunk."""
+        if self.interrupted:
+            raise CampaignStopped("interrupted")
+        if starting and not self.failed and self.budget_spent:
+            raise CampaignStopped("budget")
 
 
 @attrs.define(eq=False)
@@ -106,6 +166,18 @@ class CampaignResult:
     error: BaseException | None = None
     #: what Hypothesis reported (the shrunk steps of each failing example)
     report: list[str] = attrs.field(factory=list)
+    #: stopped by an interrupt (SIGINT, SIGTERM): the counts are partial
+    interrupted: bool = False
+    #: the time budget, in seconds, if any
+    budget: float | None = None
+    #: the worker processes and the seed of each (the first is ``seed``)
+    seeds: list[int] = attrs.field(factory=list)
+    #: the broken variant (properties/mutants.py) the campaign ran under
+    mutant: str | None = None
+
+    @property
+    def workers(self) -> int:
+        return max(1, len(self.seeds))
 
     @property
     def counterexamples(self) -> list[Counterexample]:
@@ -142,7 +214,7 @@ def settings_for(
     *,
     max_examples: int | None = None,
     steps: int | None = None,
-    database: Path | None = None,
+    database: ExampleDatabase | Path | None = None,
 ) -> settings:
     """The profile's settings, with the campaign's overrides. A campaign is
     seeded, so it is never derandomized; the database is the one given."""
@@ -152,7 +224,9 @@ def settings_for(
         max_examples=max_examples or base.max_examples,
         stateful_step_count=steps or base.stateful_step_count,
         derandomize=False,
-        database=DirectoryBasedExampleDatabase(database) if database is not None else None,
+        database=DirectoryBasedExampleDatabase(database)
+        if isinstance(database, Path)
+        else database,
     )
 
 
@@ -163,35 +237,72 @@ def run_campaign(
     max_examples: int | None = None,
     steps: int | None = None,
     out_dir: str | Path | None = DEFAULT_OUT,
-    database: bool = True,
+    database: bool | str | Path = True,
     progress: Callable[[Campaign], None] | None = None,
+    budget: float | None = None,
+    stats: Campaign | None = None,
 ) -> CampaignResult:
     """Run the property machine under ``profile``; counterexamples are saved
-    under ``out_dir`` (and the example database in ``out_dir/examples`` when
-    ``database``). The seed defaults to 0 for ``ci`` (deterministic) and to a
-    random one otherwise (reported, so the run can be repeated)."""
+    under ``out_dir``. The example database is ``out_dir/examples`` when
+    ``database`` is True, none when False, else the directory or Redis URL
+    given (:func:`example_database`). The seed defaults to 0 for ``ci``
+    (deterministic) and to a random one otherwise (reported, so the run can
+    be repeated).
+
+    With a time ``budget`` (seconds) the campaign runs examples until it is
+    spent (then the example in flight finishes), in runs of
+    :data:`ROUND_EXAMPLES` (the first seeded with ``seed``, the next with
+    seeds derived from it), and ``max_examples``, if given, bounds the total.
+    ``stats`` is the campaign to count into (a signal handler may set its
+    ``interrupted``); the campaign stops at the next step when it is set."""
     from properties.machine import UpgradeMachine
 
     if seed is None:
         seed = 0 if profile == "ci" else random.SystemRandom().randrange(2**32)
+    if budget is not None and max_examples is None:
+        max_examples = UNBOUNDED
     out = Path(out_dir) if out_dir is not None else None
-    chosen = settings_for(
-        profile,
-        max_examples=max_examples,
-        steps=steps,
-        database=out / "examples" if out is not None and database else None,
-    )
-    stats = Campaign(out_dir=out, progress=progress)
+    if database is True:
+        db: ExampleDatabase | None = example_database(out / "examples") if out is not None else None
+    elif database is False:
+        db = None
+    else:
+        db = example_database(database)
+    chosen = settings_for(profile, max_examples=max_examples, steps=steps, database=db)
+    if stats is None:
+        stats = Campaign(out_dir=out, progress=progress)
+    stats.out_dir, stats.budget = out, budget
+    if progress is not None:
+        stats.progress = progress
     machine = UpgradeMachine.for_campaign(stats)
     report: list[str] = []
-    started = time.monotonic()
+    started = stats.started = time.monotonic()  # the budget counts from here
     error: BaseException | None = None
+    remaining = chosen.max_examples
+    round_ = 0
     try:
-        with with_reporter(report.append):
-            run_state_machine_as_test(hypothesis_seed(seed)(machine), settings=chosen)
-    except Exception as exc:  # a property failed (or an ExceptionGroup of several)
-        error = exc
-        report += _notes(exc)
+        while True:
+            size = remaining if budget is None else min(remaining, ROUND_EXAMPLES)
+            round_seed = seed if round_ == 0 else derived_seed(seed, "round", round_)
+            found = len(stats.counterexamples)
+            try:
+                with with_reporter(report.append):
+                    run_state_machine_as_test(
+                        hypothesis_seed(round_seed)(machine),
+                        settings=settings(chosen, max_examples=size),
+                    )
+            except Exception as exc:  # a property failed (or an ExceptionGroup of several)
+                error = exc
+                report += _notes(exc)
+            finally:
+                for ce in stats.counterexamples[found:]:
+                    ce.seed = seed
+            remaining -= size
+            round_ += 1
+            if error is not None or remaining <= 0 or budget is None or stats.budget_spent:
+                break
+    except CampaignStopped:
+        pass
     return CampaignResult(
         profile=profile,
         seed=seed,
@@ -202,6 +313,9 @@ def run_campaign(
         elapsed=time.monotonic() - started,
         error=error,
         report=report,
+        interrupted=stats.interrupted,
+        budget=budget,
+        seeds=[seed],
     )
 
 

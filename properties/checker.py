@@ -167,6 +167,9 @@ class Checker:
             handler(arg)
 
     def _ended(self, rejection: Any) -> None:
+        # A view read in the middle of the step (I10 at a run's end) may be stale
+        # by now (a run started after it, at the same second): read it afresh.
+        self._view = None
         row = self.step
         if row is not None:
             name = row.name

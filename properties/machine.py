@@ -121,6 +121,7 @@ class UpgradeMachine(RuleBasedStateMachine):
         return type(cls.__name__, (cls,), {"campaign": campaign})
 
     def __init__(self) -> None:
+        self.campaign.check_stop(starting=True)  # interrupted, or the time budget spent
         super().__init__()
         self.events: list[Event] = []
         self.reached: set[str] = set()
@@ -216,6 +217,7 @@ class UpgradeMachine(RuleBasedStateMachine):
         """One step of the history: the action of :data:`ACTIONS` that the lowest
         digit of ``move`` names (a method of this class), given the rest, ``n``.
         (In the final, shrunk, example a note names the action and its events.)"""
+        self.campaign.check_stop()
         actions = self._actions
         action, n = actions[move % len(actions)], move // len(actions)
         self._step = (action, n)
@@ -274,6 +276,8 @@ class UpgradeMachine(RuleBasedStateMachine):
         if failure is None and isinstance(in_flight, Exception):
             if not isinstance(in_flight, HypothesisException):
                 failure = Violation(f"crash: {type(in_flight).__name__}", self.now, str(in_flight))
+        if failure is not None:
+            self.campaign.failed.add(failure.invariant)
         if failure is not None and current_build_context().is_final:
             self._note_step()  # the step that broke the property
             self._save(failure)

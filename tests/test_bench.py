@@ -40,13 +40,25 @@ def test_bench_json_has_the_documented_shape(monkeypatch, capsys) -> None:
         return {
             "fleet": bench.bench_fleet(repeat=1, sizes=(5,)),
             "stateful": bench.bench_stateful(examples=3, steps=5),
+            "workers": bench.bench_workers(seconds=1.0),
             "variants": [{"name": "progress_off_by_one", "seconds": 1.0}],
         }
 
     monkeypatch.setattr(bench, "run_bench", small)
     assert main(["bench", "--quick", "--json"]) == 0
     figures = json.loads(capsys.readouterr().out)
-    assert set(figures) == {"fleet", "stateful", "variants"}
+    assert set(figures) == {"fleet", "stateful", "workers", "variants"}
+    assert [row["workers"] for row in figures["workers"]] == [1, 2]
+    assert set(figures["workers"][0]) == {
+        "workers",
+        "seconds",
+        "examples",
+        "steps",
+        "steps_per_second",
+        "counterexamples",
+        "speedup",
+    }
+    assert all(row["steps"] > 0 for row in figures["workers"])
     assert set(figures["fleet"][0]) == FLEET_KEYS
     assert set(figures["stateful"]) == {
         "steps_per_second",

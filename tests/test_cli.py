@@ -344,3 +344,114 @@ def test_replay_reports_a_model_crash_as_a_violation_not_a_traceback(
         {"invariant": "crash: KeyError", "at": 10, "message": "'no batch'"}
     ]
     assert "Traceback" not in err
+
+
+# ----------------------------------------------------------------------- --version
+def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"vmss-spec {version('vmss-upgrade-spec')}\n"
+
+
+# ----------------------------------------------------------------------- replay -
+def _stdin(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+
+def test_replay_dash_reads_the_trace_from_standard_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`replay -` replays the trace on standard input exactly as the same file."""
+    path = write(tmp_path, EXAMPLE)
+    _stdin(monkeypatch, path.read_bytes())
+    piped = run_cli(["replay", "-", "--json"], capsys)
+    assert piped == run_cli(["replay", str(path), "--json"], capsys)
+    assert piped[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b'{"format": ', "-:1:12: not JSON"),
+        (b"\xff\xfe\x00", "-: byte offset"),
+        (b"[]", "-"),
+    ],
+)
+def test_replay_dash_refuses_bad_input_as_a_file_would(
+    data: bytes,
+    words: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Standard input is held to the same bounds and errors as a file: one line
+    naming `-` and the place, exit 2; the file gives the same message."""
+    _stdin(monkeypatch, data)
+    status, out, err = run_cli(["replay", "-"], capsys)
+    assert (status, out) == (2, "") and err.count("\n") == 1
+    assert err.startswith(f"vmss-spec replay: {words}") or words == "-"
+    path = tmp_path / "t.json"
+    path.write_bytes(data)
+    _, _, from_file = run_cli(["replay", str(path)], capsys)
+    assert err.replace("vmss-spec replay: -", "") == from_file.replace(
+        f"vmss-spec replay: {path}", ""
+    )
+
+
+def test_replay_dash_too_large_is_refused_before_reading_on(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from model import trace
+
+    monkeypatch.setattr(trace, "MAX_FILE_BYTES", 16)
+    _stdin(monkeypatch, b" " * 64 + b"{}")
+    status, out, err = run_cli(["replay", "-"], capsys)
+    assert (
+        (status, out) == (2, "") and err.count("\n") == 1 and err.startswith("vmss-spec replay: -")
+    )
+
+
+# ----------------------------------------------------------------------- --out
+@pytest.mark.parametrize("kind", ["empty", "file", "unwritable", "under a file"])
+def test_verify_unusable_out_refused_in_one_line_before_anything_runs(
+    kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from properties import campaign
+
+    def never(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the campaign ran")
+
+    monkeypatch.setattr(campaign, "run_campaign", never)
+    monkeypatch.setattr("vmss_spec.verify.run_campaign", never)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    out = {
+        "empty": "",
+        "file": str(blocker),
+        "unwritable": "/proc",  # a directory no one may write in, not even root
+        "under a file": str(blocker / "out"),
+    }[kind]
+    status, stdout, err = run_cli(["verify", "--out", out], capsys)
+    assert (status, stdout) == (2, "")
+    assert err.count("\n") == 1 and err.startswith("vmss-spec verify: --out")
+
+
+# ----------------------------------------------------------------------- unexpected errors
+def test_unexpected_exception_is_one_line_exit_2_never_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from model import diagrams
+
+    def broken(*args: Any) -> str:
+        raise RuntimeError("graphviz went away\nsecond line")
+
+    monkeypatch.setattr(diagrams, "diagram", broken)
+    status, out, err = run_cli(["diagram", "run"], capsys)
+    assert (status, out) == (2, "")
+    assert err == "vmss-spec diagram: error: RuntimeError: graphviz went away\n"

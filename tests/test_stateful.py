@@ -73,6 +73,28 @@ def test_default_profile_reaches_every_scenario(tmp_path) -> None:
     assert outcome.campaign.evaluations["L2"] > 0
 
 
+#: The machine as a pytest test class, so that HypoFuzz can fuzz it:
+#: ``hypothesis fuzz -n 2 -- tests/test_stateful.py::TestUpgradeMachine`` (README).
+#: Under pytest it runs a short campaign of its own (HypoFuzz ignores the count).
+TestUpgradeMachine = UpgradeMachine.TestCase
+TestUpgradeMachine.settings = settings(
+    max_examples=50,
+    stateful_step_count=20,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+
+
+def test_hypofuzz_finds_the_machine_as_a_test_class() -> None:
+    """HypoFuzz collects Hypothesis tests from pytest: the machine is one, a
+    unittest-style class with its own settings, whose one test Hypothesis runs."""
+    import unittest
+
+    assert issubclass(TestUpgradeMachine, unittest.TestCase)
+    assert TestUpgradeMachine.settings.deadline is None
+    assert hasattr(TestUpgradeMachine, "runTest")
+
+
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scale_sets())
 def test_v9_v10_generated_scale_sets_are_valid_traces(config: ScaleSetConfig) -> None:
@@ -333,3 +355,18 @@ def test_every_boundary_is_seen_by_a_property() -> None:
             assert 'f"scale-out to {edge} instances or one more (V9)"' in source
         else:
             assert f'self.sometimes("{name}")' in source, name
+
+
+def test_r16_history_compared_afresh_when_a_run_starts_at_a_run_end() -> None:
+    """R16 (found by the default campaign): one instance, two publications at 0;
+    run 1 completes at 1 and run 2 starts in the same step. The history view
+    read at run 1's end (I10) must not stand for the view at the end of the
+    step, which shows run 2 RollingForward above run 1 Completed."""
+    timings = Timings(
+        os_disk_seconds=1, extension_seconds=0, app_start_seconds=0, health_wait_seconds=0
+    )
+    config = ScaleSetConfig(instances=1, image=UBUNTU, catalog=("1.0.0",), timings=timings)
+    events = (PublishImage(0, "1.0.9"), PublishImage(0, "1.0.10"))
+    played = replay(Trace(scale_set=config, events=events, until=1))
+    assert [run.code for run in played.scale_set.runs] == ["Completed", "RollingForward"]
+    assert played.result.violations == []

@@ -77,7 +77,11 @@ def test_section6_verify_exit_1_names_the_invariant_and_the_trace(tmp_path, caps
         result = json.loads(capsys.readouterr().out)
         assert result["violations"][0]["invariant"] == name
         assert f"{result['violations'][0]['at']}s" == at
-    assert "state = " in captured.err  # Hypothesis' shrunk steps, on stderr
+    # The shrunk history on stderr, in the project's words: its events and the
+    # command that replays it (not Hypothesis' rule calls or its hints for test authors).
+    assert "the shrunk history" in captured.err
+    assert f"replay it: vmss-spec replay {path}" in captured.err
+    assert "state." not in captured.err and "reproduce_failure" not in captured.err
 
 
 def test_section6_verify_rerun_tries_the_saved_failure_first(tmp_path, capsys) -> None:

@@ -18,6 +18,7 @@ import gc
 import statistics
 import time
 import tracemalloc
+from pathlib import Path
 from typing import Any
 
 from model.config import HealthProbe, ImageReference, ScaleSetConfig
@@ -189,12 +190,56 @@ def bench_variants(
     return rows
 
 
+# ---------------------------------------------------------------- every core
+def bench_workers(seconds: float = 10.0, counts: tuple[int, ...] = (1, 2)) -> list[dict[str, Any]]:
+    """Steps per second of a ``verify --workers N`` campaign (default profile,
+    seed 0, a time budget of ``seconds``) for each N, all counted over the
+    wall-clock time of the whole campaign (forking and merging included), and
+    each N's speed-up over the first."""
+    import tempfile
+
+    from properties.campaign import Campaign
+    from vmss_spec.workers import run_workers
+
+    rows: list[dict[str, Any]] = []
+    for workers in counts:
+        with tempfile.TemporaryDirectory() as out:
+            outcome = run_workers(
+                workers,
+                profile="default",
+                seed=0,
+                max_examples=None,
+                steps=None,
+                out_dir=Path(out),
+                database=False,
+                budget=seconds,
+                mutant=None,
+                progress=None,
+                stop=Campaign(out_dir=None),
+            )
+        rate = outcome.campaign.steps / outcome.elapsed
+        rows.append(
+            {
+                "workers": workers,
+                "seconds": round(outcome.elapsed, 2),
+                "examples": outcome.campaign.examples,
+                "steps": outcome.campaign.steps,
+                "steps_per_second": round(rate),
+                #: a counterexample found is shrunk past the budget (its steps count too)
+                "counterexamples": len(outcome.counterexamples),
+                "speedup": round(rate / rows[0]["steps_per_second"], 2) if rows else 1.0,
+            }
+        )
+    return rows
+
+
 # ---------------------------------------------------------------- the command
 def run_bench(quick: bool = False) -> dict[str, Any]:
     """Every figure of the benchmark, in one process run."""
     return {
         "fleet": bench_fleet(repeat=1 if quick else 5),
         "stateful": bench_stateful(examples=50 if quick else 200),
+        "workers": bench_workers(seconds=3.0 if quick else 10.0),
         "variants": bench_variants(seeds=(0,) if quick else (0, 1, 2)),
     }
 
@@ -217,6 +262,15 @@ def format_bench(figures: dict[str, Any]) -> str:
         f"stateful: {s['steps_per_second']} steps/s; engine floor "
         f"{s['engine_floor_steps_per_second']} steps/s; ratio {s['ratio']:.2f}"
     )
+    if figures.get("workers"):
+        lines.append("")
+        lines.append("verify --workers N: a campaign with a time budget (default profile, seed 0)")
+        lines.append(f"  {'workers':>7}  {'seconds':>7}  {'steps':>7}  {'steps/s':>7}  speed-up")
+        for row in figures["workers"]:
+            lines.append(
+                f"  {row['workers']:>7}  {row['seconds']:>7.1f}  {row['steps']:>7}  "
+                f"{row['steps_per_second']:>7}  {row['speedup']:.2f}x"
+            )
     lines.append("")
     lines.append("broken variants: seconds for the CI profile to find each (median)")
     for row in figures["variants"]:

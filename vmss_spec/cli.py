@@ -1,7 +1,8 @@
 """The command line: ``vmss-spec replay | explain | verify | bench | diagram | rules``.
 
 Exit status: 0 success (no invariant violated), 1 a violation or
-counterexample, 2 refused input (one line on stderr naming the place).
+counterexample, 2 refused input (one line on stderr naming the place; an
+unexpected error is one line too, never a traceback), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 
 class _Parser(argparse.ArgumentParser):
@@ -17,25 +19,53 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from model.trace import TraceError, load_trace, result_to_json
+    from model.trace import (
+        TraceError,
+        load_trace,
+        load_trace_bytes,
+        read_trace_bytes,
+        result_to_json,
+    )
     from vmss_spec.replay import replay
+    from vmss_spec.verify import check_mutant
+    from vmss_spec.workers import under_mutant
 
     try:
-        trace = load_trace(args.trace)
+        check_mutant(args.mutant)
+    except Exception as exc:
+        print(f"vmss-spec replay: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.trace == "-":  # standard input: the same bounds and errors as a file
+            trace = load_trace_bytes(read_trace_bytes(sys.stdin.buffer, "-"), "-")
+        else:
+            trace = load_trace(args.trace)
     except TraceError as exc:
         print(f"vmss-spec replay: {exc}", file=sys.stderr)
         return 2
-    if args.html is not None:
-        from pathlib import Path
+    if args.mutant is not None:
+        from properties.mutants import MUTANTS
 
-        from vmss_spec.html import write_page
-        from vmss_spec.replay import replay_with_rollout
+        broken = MUTANTS[args.mutant].description
+        said = f"replayed under the broken variant {args.mutant}: {broken}"
+        if args.json:  # stdout is the result document
+            print(f"vmss-spec replay: {said}", file=sys.stderr)
+    with under_mutant(args.mutant):
+        if args.html is not None:
+            from vmss_spec.html import write_page
+            from vmss_spec.replay import replay_with_rollout
 
-        rep, rollout = replay_with_rollout(trace)
-        write_page(rep, rollout, args.html, title=Path(args.trace).name)
+            rep, rollout = replay_with_rollout(trace)
+            title = "standard input" if args.trace == "-" else Path(args.trace).name
+            write_page(rep, rollout, args.html, title=title)
+        else:
+            rep = replay(trace)
+    if args.json:
+        out = result_to_json(rep.result)
     else:
-        rep = replay(trace)
-    out = result_to_json(rep.result) if args.json else rep.text()
+        out = rep.text()
+        if args.mutant is not None:
+            out = f"{said}\n\n{out}"
     sys.stdout.write(out)
     return rep.exit_status
 
@@ -107,14 +137,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Executable, property-checked spec of the Azure VM scale set "
         "automatic OS image upgrade.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p = sub.add_parser("replay", help="replay a vmss-upgrade-trace/1 file")
-    p.add_argument("trace", help="the trace file (JSON)")
+    p.add_argument("trace", help="the trace file (JSON), or - for standard input")
     p.add_argument("--json", action="store_true", help="print the vmss-upgrade-result/1 document")
     p.add_argument(
         "--html",
         metavar="FILE",
         help="also write a self-contained page picturing the rollout (lanes, batches, limit)",
+    )
+    p.add_argument(
+        "--mutant", metavar="NAME", help="replay under a broken variant of properties/mutants.py"
     )
     p.set_defaults(func=_cmd_replay)
     p = sub.add_parser(
@@ -162,9 +196,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("vmss-upgrade-spec")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "unknown"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit status. Any unexpected error is one line on
+    stderr and exit 2 (a model crash during replay is a violation, exit 1)."""
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print(f"vmss-spec {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+        first = str(exc).strip().splitlines()
+        detail = f": {first[0]}" if first else ""
+        print(f"vmss-spec {args.command}: error: {type(exc).__name__}{detail}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,171 +9,56 @@ counterexample with its property, its time, and the path of its saved trace
 (which ``vmss-spec replay`` reproduces; the table says whether it does).
 
 Counterexample traces go to ``--out`` (default ``.hypothesis/verify``), and
-Hypothesis' example database to ``OUT/examples``, so that a re-run tries the
-last failures first. Exit status: 0 everything held, 1 a counterexample (or
-the campaign could not run), 2 bad arguments.
+Hypothesis' example database to ``OUT/examples`` (or ``--database``, a
+directory or a Redis server shared by several machines), so that a re-run
+tries the last failures first. ``--duration`` bounds the campaign by time,
+``--workers`` runs it on several processes (vmss_spec/workers.py),
+``--json`` prints the summary as JSON, ``--mutant`` runs it against a
+broken variant. Exit status: 0 everything held, 1 a counterexample (or the
+campaign could not run, or did not put every rule to the test), 2 bad
+arguments, 130 interrupted (SIGINT, SIGTERM: the partial table is printed).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import re
+import signal
 import sys
-import time
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any
 
-from properties.campaign import (
-    DEFAULT_OUT,
-    PROFILES,
-    Campaign,
-    CampaignResult,
-    Counterexample,
-    run_campaign,
+from properties.campaign import DEFAULT_OUT, PROFILES, Campaign, CampaignResult, run_campaign
+from vmss_spec.report import (
+    PROGRESS_EVERY,
+    failure_account,
+    format_report,
+    progress_printer,
+    replays_same,
+    summary,
 )
-from properties.coverage import BOUNDARIES, EXTRA_SCENARIOS, RARE_BOUNDARIES, SCENARIOS
-from properties.rules_all import PROPERTIES, STATES
-from vmss_spec.replay import first_violation
+from vmss_spec.workers import run_workers, under_mutant
 
-#: seconds between progress lines
-PROGRESS_EVERY = 2.0
+__all__ = [
+    "PROGRESS_EVERY",
+    "add_arguments",
+    "format_report",
+    "main",
+    "parse_duration",
+    "progress_printer",
+    "replays_same",
+]
 
-
-def replays_same(ce: Counterexample) -> str:
-    """Whether ``vmss-spec replay`` of the saved trace reports the same property
-    at the same time: ``same``, ``different (...)`` or why it cannot tell."""
-    if ce.path is None:
-        return "not saved"
-    try:
-        found = first_violation(ce.path)
-    except Exception as exc:  # a crash of the model replays as a crash
-        return f"crash ({type(exc).__name__})"
-    if found is None:
-        return "different (no violation)"
-    if (found.invariant, found.at) == (ce.invariant, ce.at):
-        return "same"
-    return f"different ({found.invariant} at {found.at}s)"
+#: exit status of an interrupted campaign (128 + SIGINT, as shells report it)
+INTERRUPTED = 130
 
 
-def write_counterexample_page(ce: Counterexample) -> Path | None:
-    """The picture of a saved counterexample beside its trace
-    (``counterexample-X.json`` -> ``counterexample-X.html``); None when there is
-    no trace to replay (not saved, or a document the loader refuses)."""
-    from model.trace import TraceError, load_trace
-    from vmss_spec.html import write_trace_page
-
-    if ce.path is None:
-        return None
-    path = Path(ce.path)
-    try:
-        trace = load_trace(path)
-    except (TraceError, OSError):
-        return None
-    try:
-        return write_trace_page(trace, path.with_suffix(".html"), path.name)
-    except Exception as exc:  # noqa: BLE001 - a picture must not hide the counterexample
-        print(f"vmss-spec verify: no picture for {path}: {type(exc).__name__}", file=sys.stderr)
-        return None
-
-
-def progress_printer(stream: TextIO, every: float = PROGRESS_EVERY) -> Callable[[Campaign], None]:
-    """A progress callback: one line on ``stream`` at most every ``every`` seconds."""
-    last = [time.monotonic()]
-
-    def show(stats: Campaign) -> None:
-        now = time.monotonic()
-        if now - last[0] < every:
-            return
-        last[0] = now
-        print(
-            f"verify: {stats.examples} examples, {stats.steps} steps, "
-            f"{len(stats.scenarios)} scenarios, {now - stats.started:.0f}s",
-            file=stream,
-            flush=True,
-        )
-
-    return show
-
-
-def _table(headers: tuple[str, ...], rows: list[tuple[object, ...]]) -> list[str]:
-    cells = [tuple(str(c) for c in row) for row in rows]
-    widths = [max(len(h), *(len(r[k]) for r in cells)) for k, h in enumerate(headers)]
-    line = "  ".join(f"{h:<{w}}" for h, w in zip(headers, widths, strict=True)).rstrip()
-    lines = [line, "  ".join("-" * w for w in widths)]
-    for row in cells:
-        lines.append("  ".join(f"{c:<{w}}" for c, w in zip(row, widths, strict=True)).rstrip())
-    return lines
-
-
-def format_report(outcome: CampaignResult) -> str:
-    """The final table of a campaign."""
-    stats = outcome.campaign
-    failed = {ce.invariant for ce in outcome.counterexamples}
-    lines = [
-        f"vmss-spec verify: profile {outcome.profile}, seed {outcome.seed}, "
-        f"up to {outcome.max_examples} examples of up to {outcome.steps} steps, "
-        f"{outcome.elapsed:.1f}s",
-        "",
-    ]
-    never = set(outcome.vacuous)
-    lines += _table(
-        ("property", "rules", "evaluations", "applied", "result", "what must hold"),
-        [
-            (
-                name,
-                STATES[name],
-                stats.evaluations[name],
-                stats.applications[name],
-                "VIOLATED" if name in failed else "NEVER APPLIED" if name in never else "held",
-                PROPERTIES[name],
-            )
-            for name in PROPERTIES
-        ],
-    )
-    lines += [
-        "",
-        f"examples run: {stats.examples} (generated, replayed and shrunk)",
-        f"steps run:    {stats.steps}",
-        "",
-    ]
-    lines += _table(
-        ("scenario", "examples"),
-        [(name, stats.scenarios[name]) for name in SCENARIOS + EXTRA_SCENARIOS],
-    )
-    lines += [""]
-    lines += _table(
-        ("boundary (sometimes)", "examples"),
-        [(name, stats.scenarios[name]) for name in BOUNDARIES]
-        + [(f"{name} (not required)", stats.scenarios[name]) for name in RARE_BOUNDARIES],
-    )
-    if outcome.vacuous:
-        lines.append(f"never applied: {', '.join(outcome.vacuous)}")
-    if outcome.unreached:
-        lines.append(f"not reached: {', '.join(outcome.unreached)}")
-    lines.append("")
-    if outcome.counterexamples:
-        lines += _table(
-            ("counterexample", "property", "at", "events", "replay", "trace"),
-            [
-                (k, ce.invariant, f"{ce.at}s", ce.events, replays_same(ce), ce.path or "-")
-                for k, ce in enumerate(outcome.counterexamples, 1)
-            ],
-        )
-        for k, ce in enumerate(outcome.counterexamples, 1):
-            lines.append(f"counterexample {k}: {ce.invariant} at {ce.at}s: {ce.message}")
-    elif outcome.error is not None:
-        first = str(outcome.error).strip().splitlines()
-        lines.append(
-            f"error: {type(outcome.error).__name__}: {first[0] if first else ''}".rstrip(": ")
-        )
-    elif outcome.vacuous or outcome.unreached:
-        lines.append("counterexamples: none, but the campaign did not put every rule to the test")
-    else:
-        lines.append("counterexamples: none; every property held, each on the steps it applied to")
-    return "\n".join(lines) + "\n"
-
-
-# ---------------------------------------------------------------- the command
+# ---------------------------------------------------------------- the options
 def _whole(minimum: int) -> Callable[[str], int]:
     """An argparse type: a whole number of at least ``minimum``."""
 
@@ -191,6 +76,35 @@ def _whole(minimum: int) -> Callable[[str], int]:
 
 _positive = _whole(1)
 _seed = _whole(0)
+_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+
+def parse_duration(text: str) -> float:
+    """A time budget: ``30s``, ``10m``, ``2h``, ``1h30m`` or a number of seconds."""
+    match = _DURATION.fullmatch(text.strip())
+    if text.strip().isdigit():
+        seconds = int(text)
+    elif match and any(match.groups()):
+        hours, minutes, secs = (int(g or 0) for g in match.groups())
+        seconds = hours * 3600 + minutes * 60 + secs
+    else:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration (such as 30s, 10m, 2h or 1h30m)"
+        )
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive duration")
+    return float(seconds)
+
+
+def _workers(text: str) -> int:
+    """``auto`` (the machine's cores) or a whole number of at least 1."""
+    if text == "auto":
+        return (
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else (os.cpu_count() or 1)
+        )
+    return _positive(text)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -207,37 +121,199 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--steps", type=_positive, help="steps per example (overrides the profile)")
     parser.add_argument(
+        "--duration",
+        type=parse_duration,
+        metavar="TIME",
+        help="run examples until this time is spent (30s, 10m, 2h); with --max-examples, "
+        "whichever comes first",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="processes to run (auto: one per core), each seeded from --seed",
+    )
+    parser.add_argument(
         "--out",
-        type=Path,
-        default=DEFAULT_OUT,
+        default=str(DEFAULT_OUT),
         help=f"where counterexample traces and the example database go (default {DEFAULT_OUT})",
     )
+    parser.add_argument(
+        "--database",
+        metavar="PATH|redis://HOST:PORT/DB",
+        help="Hypothesis' example database: a directory, or a Redis server several "
+        "machines share (default OUT/examples)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="the summary as one JSON object on stdout"
+    )
+    parser.add_argument(
+        "--mutant", metavar="NAME", help="run against a broken variant of properties/mutants.py"
+    )
 
 
-def main(args: argparse.Namespace) -> int:
-    """Run the campaign and print its table; the exit status of section 7."""
-    out: Path = args.out
+class _Refused(Exception):
+    """A bad option value: one line on stderr, exit 2."""
+
+
+def check_mutant(name: str | None) -> None:
+    """An unknown broken variant is refused, listing the valid names."""
+    from properties.mutants import MUTANTS
+
+    if name is not None and name not in MUTANTS:
+        raise _Refused(f"--mutant {name}: no such variant (valid: {', '.join(MUTANTS)})")
+
+
+def _check_out(out: Path) -> None:
+    """--out must be a directory this process can write in (made if need be)."""
+    if out.exists() and not out.is_dir():
+        raise _Refused(f"--out {out}: not a directory")
     try:
         out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
     except OSError as exc:
-        print(f"vmss-spec verify: --out {out}: {exc.strerror or exc}", file=sys.stderr)
+        raise _Refused(f"--out {out}: {exc.strerror or exc}") from None
+
+
+def _check_database(where: str | None) -> None:
+    if where is None:
+        return
+    if where == "":
+        raise _Refused("--database: empty path")
+    if where.startswith(("redis://", "rediss://", "unix://")):
+        try:
+            import redis
+        except ImportError:
+            raise _Refused(f"--database {where}: the redis package is not installed") from None
+        try:
+            redis.Redis.from_url(where, socket_connect_timeout=5).ping()
+        except (redis.RedisError, ValueError) as exc:
+            raise _Refused(f"--database {where}: {str(exc).splitlines()[0]}") from None
+        return
+    path = Path(where)
+    if path.exists() and not path.is_dir():
+        raise _Refused(f"--database {where}: not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _Refused(f"--database {where}: {exc.strerror or exc}") from None
+
+
+@contextmanager
+def _interruptible(flag: Campaign) -> Iterator[None]:
+    """SIGINT and SIGTERM set ``flag.interrupted`` (the campaign stops at its next
+    step and reports); a second signal stops at once."""
+
+    def stop(signum: int, frame: Any) -> None:
+        if flag.interrupted:
+            raise KeyboardInterrupt
+        flag.interrupted = True
+
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+# ---------------------------------------------------------------- the command
+def main(args: argparse.Namespace) -> int:
+    """Run the campaign and print its table; the exit status of section 7."""
+    out = Path(args.out)
+    try:
+        check_mutant(args.mutant)
+        if args.out == "":  # Path("") would be the working directory
+            raise _Refused("--out: empty path")
+        _check_out(out)
+        _check_database(args.database)
+    except _Refused as exc:
+        print(f"vmss-spec verify: {exc}", file=sys.stderr)
         return 2
-    if not out.is_dir():
-        print(f"vmss-spec verify: --out {out}: not a directory", file=sys.stderr)
-        return 2
-    outcome = run_campaign(
-        args.profile,
-        seed=args.seed,
-        max_examples=args.max_examples,
-        steps=args.steps,
-        out_dir=out,
-        progress=progress_printer(sys.stderr),
-    )
-    if outcome.counterexamples and outcome.report:
-        print("\n".join(outcome.report), file=sys.stderr)
-    for k, ce in enumerate(outcome.counterexamples, 1):
-        page = write_counterexample_page(ce)
-        if page is not None:
-            print(f"vmss-spec verify: counterexample {k}: picture {page}", file=sys.stderr)
-    sys.stdout.write(format_report(outcome))
-    return 0 if outcome.held else 1
+    database: bool | str = True if args.database is None else args.database
+    printer = progress_printer(sys.stderr)
+    flag = Campaign(out_dir=out)
+    with _interruptible(flag):
+        if args.workers == 1:
+            with under_mutant(args.mutant):
+                outcome = run_campaign(
+                    args.profile,
+                    seed=args.seed,
+                    max_examples=args.max_examples,
+                    steps=args.steps,
+                    out_dir=out,
+                    database=database,
+                    progress=printer,
+                    budget=args.duration,
+                    stats=flag,
+                )
+        else:
+            outcome = run_workers(
+                args.workers,
+                profile=args.profile,
+                seed=_campaign_seed(args),
+                max_examples=args.max_examples,
+                steps=args.steps,
+                out_dir=out,
+                database=database,
+                budget=args.duration,
+                mutant=args.mutant,
+                progress=printer,
+                stop=flag,
+            )
+    outcome.mutant = args.mutant
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")  # the end of the live progress line
+    with under_mutant(args.mutant):  # the picture shows what the variant did
+        for k, ce in enumerate(outcome.counterexamples, 1):
+            page = write_counterexample_page(ce.path)
+            if page is not None:
+                print(f"vmss-spec verify: counterexample {k}: picture {page}", file=sys.stderr)
+    return _report(outcome, as_json=args.json)
+
+
+def write_counterexample_page(trace_path: Path | str | None) -> Path | None:
+    """The picture of a saved counterexample beside its trace
+    (``counterexample-X.json`` -> ``counterexample-X.html``); None when there is
+    no trace to replay (not saved, or a document the loader refuses)."""
+    from model.trace import TraceError, load_trace
+    from vmss_spec.html import write_trace_page
+
+    if trace_path is None:
+        return None
+    path = Path(trace_path)
+    try:
+        trace = load_trace(path)
+    except (TraceError, OSError):
+        return None
+    try:
+        return write_trace_page(trace, path.with_suffix(".html"), path.name)
+    except Exception as exc:  # noqa: BLE001 - a picture must not hide the counterexample
+        print(f"vmss-spec verify: no picture for {path}: {type(exc).__name__}", file=sys.stderr)
+        return None
+
+
+def _campaign_seed(args: argparse.Namespace) -> int:
+    import random
+
+    if args.seed is not None:
+        return args.seed
+    return 0 if args.profile == "ci" else random.SystemRandom().randrange(2**32)
+
+
+def _report(outcome: CampaignResult, *, as_json: bool) -> int:
+    if outcome.interrupted:
+        status = INTERRUPTED
+    else:
+        status = 0 if outcome.held else 1
+    if outcome.counterexamples:
+        sys.stderr.write(failure_account(outcome))
+    table = format_report(outcome)
+    if as_json:
+        sys.stderr.write(table)
+        sys.stdout.write(json.dumps(summary(outcome, status)) + "\n")
+    else:
+        sys.stdout.write(table)
+    return status
