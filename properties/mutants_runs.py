@@ -216,7 +216,7 @@ def _check_after_pause_counts_at_batch_end() -> Patches:
 
 @_mutant(
     "first_check_after_a_batch_says_before",
-    "documents_match_section_7",
+    "pre_batch_check_decides_by_r4",
     "D5: the check after the first batch still reports "
     "MaxUnhealthyInstancePercentExceededBeforeRollingUpgrade (batches counted from 2)",
     rule="D5",

@@ -6,13 +6,15 @@ comparison off by one, a rule's exception forgotten, an order reversed."""
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+import importlib
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
 from unittest import mock
 
 import attrs
 
-from model import catalog, config, history
+from model import catalog, config, history, trace
 from model.actors import deploy, expiry, instances, user
 from model.catalog import Catalog, version_key
 from model.config import Finding
@@ -48,11 +50,12 @@ def _busy_instance_counts_healthy() -> Patches:
     rule="R18",
 )
 def _new_instances_from_initial_image() -> Patches:
-    create = instances.create
-
     def create_from_model(ss: ScaleSet) -> Any:
-        inst = create(ss)
-        inst.image_version = max(ss.config.catalog, key=version_key)
+        image = max(ss.config.catalog, key=version_key)
+        inst = instances._new_instance(ss, image, initial="creating")
+        inst.provisioning_state = Provisioning.CREATING
+        ss.record("instance_created", inst)
+        ss.schedule_instance(inst, ss.timings.os_disk_seconds, "disk_replaced", inst.op_token)
         return inst
 
     return replace(instances, "create", create_from_model)
@@ -109,16 +112,24 @@ def _expiry_hits_newest_token_only() -> Patches:
     rule="D8",
 )
 def _deploy_allowed_during_run() -> Patches:
-    start = deploy.start
+    def start(ss: ScaleSet) -> Any:
+        # deploy.start without its first guard (a run is active)
+        if ss.deploy is not None:
+            raise Rejected("409: a model deploy is in flight")
+        for name, tokens in ss.tokens.items():
+            ss.model_tokens[name] = len(tokens) - 1
+        members = [inst for inst in ss.instances.values() if inst.state == "ready"]
+        started = deploy.Deploy(ss.now, [i.id for i in members], {i.id for i in members})
+        ss.deploy = started
+        ss.deploys.append(started)
+        ss.record("deploy_started", started)
+        for inst in members:
+            instances.begin_model_update(ss, inst)
+        if not members:
+            deploy.finish(ss, started)
+        return started
 
-    def start_anyway(ss: ScaleSet) -> Any:
-        run, ss.active_run = ss.active_run, None
-        try:
-            return start(ss)
-        finally:
-            ss.active_run = run
-
-    return replace(deploy, "start", start_anyway)
+    return replace(deploy, "start", start)
 
 
 @_mutant(
@@ -162,7 +173,36 @@ class _RunningStatusAsInTheSeedExample:
     rule="D13",
 )
 def _history_names_end_completed_time() -> Patches:
-    return [mock.patch.object(history, "RunningStatus", _RunningStatusAsInTheSeedExample)]
+    return [_view_with_completed_time()]
+
+
+@contextmanager
+def _view_with_completed_time() -> Iterator[None]:
+    """history.RunningStatus as the seed's example spells it. cattrs reads the
+    field's resolved type and remembers the function it makes for a class: the
+    entry's field type is set for the block and restored after, and a
+    converter of the block's own keeps those functions from outliving it."""
+    # Every module that holds the converter by name is loaded first, so that
+    # none binds the block's converter for good.
+    importlib.import_module("properties.documents")
+    entry = history.UpgradeHistoryProperties
+    attrs.resolve_types(entry)  # with the real RunningStatus, before the patch
+    field = attrs.fields(entry).runningStatus
+    real = field.type
+    fresh = trace._make_converter()
+    with ExitStack() as stack:
+        stack.enter_context(
+            mock.patch.object(history, "RunningStatus", _RunningStatusAsInTheSeedExample)
+        )
+        for patch in replace_everywhere(
+            trace, "converter", fresh, packages=("model", "properties", "vmss_spec")
+        ):
+            stack.enter_context(patch)
+        object.__setattr__(field, "type", _RunningStatusAsInTheSeedExample)
+        try:
+            yield
+        finally:
+            object.__setattr__(field, "type", real)
 
 
 # --------------------------------------------------------------------- V1-V10 (D16)

@@ -111,7 +111,6 @@ def format_selfcheck(rows: list[dict[str, Any]]) -> str:
     lines.append("")
     lines.append(
         f"{len(rows) - len(missed)} of {len(rows)} variants caught by their expected "
-        f"property on every seed"
-        + (f"; not: {', '.join(missed)}" if missed else "")
+        f"property on every seed" + (f"; not: {', '.join(missed)}" if missed else "")
     )
     return "\n".join(lines) + "\n"
