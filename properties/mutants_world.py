@@ -15,11 +15,12 @@ from unittest import mock
 import attrs
 
 from model import catalog, config, history, trace
-from model.actors import deploy, expiry, instances, user
+from model.actors import deploy, expiry, instances, orchestrator, user
 from model.catalog import Catalog, version_key
 from model.config import Finding
 from model.events import Rejected
 from model.instance import Power, Provisioning
+from model.run import USER, UpgradeRun
 from model.scaleset import ScaleSet
 from properties.mutants import _mutant, replace, replace_everywhere
 
@@ -387,3 +388,45 @@ def _percent_of_5_refused() -> Patches:
         return found
 
     return replace_everywhere(config, "check_policy", check_policy)
+
+
+# --------------------------------------------------------------------- REST words and the window
+@_mutant(
+    "cancelled_spelled_canceled",
+    "documents_match_section_7",
+    "D7: a cancelled run's REST code is spelled Canceled",
+    rule="D7",
+)
+def _cancelled_spelled_canceled() -> Patches:
+    code = UpgradeRun.code
+
+    def spelled(self: UpgradeRun) -> str:
+        found = code.fget(self)
+        return "Canceled" if found == "Cancelled" else found
+
+    return [mock.patch.object(UpgradeRun, "code", property(spelled))]
+
+
+@_mutant(
+    "manual_run_started_by_lowercase_user",
+    "documents_match_section_7",
+    "R12: a manual run's startedBy is 'user', not 'User'",
+    rule="R12",
+)
+def _manual_run_started_by_lowercase_user() -> Patches:
+    start_run = orchestrator.start_run
+
+    def start_lowercase(ss: ScaleSet, started_by: str, reason: str) -> UpgradeRun:
+        return start_run(ss, "user" if started_by == USER else started_by, reason)
+
+    return replace(orchestrator, "start_run", start_lowercase)
+
+
+@_mutant(
+    "history_window_61_days",
+    "history_view_is_r16",
+    "R16: the history keeps runs started within 61 days, not 60 (a day too many)",
+    rule="R16",
+)
+def _history_window_61_days() -> Patches:
+    return [mock.patch.object(history, "HISTORY_WINDOW_SECONDS", 61 * 86400)]
