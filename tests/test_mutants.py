@@ -171,3 +171,29 @@ def _model_snapshot() -> tuple[object, ...]:
         *(dict(vars(t)) for t in types),
         [row.perform for row in steps.TABLE],
     )
+
+
+def test_vmss_spec_mutants_tabulates_what_caught_each_variant(capsys) -> None:
+    """``vmss-spec mutants``: one row per variant, the property per seed, exit 0
+    when each is caught by its expected property."""
+    code = main(["mutants", "--profile", "ci", "--seeds", "0", "progress_off_by_one"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    row = next(line for line in out.splitlines() if "`progress_off_by_one`" in line)
+    assert row.split("|")[2:5] == [" D11 ", " `I9` ", " I9 "]
+    assert "1 of 1 variants caught" in out
+
+
+def test_vmss_spec_mutants_exits_1_when_a_variant_survives(monkeypatch, capsys) -> None:
+    from properties import selfcheck
+
+    monkeypatch.setattr(selfcheck, "check_mutant", lambda name, profile, seed: (None, False, 0.0))
+    assert main(["mutants", "--profile", "ci", "--seeds", "1,2", "history_not_capped"]) == 1
+    out = capsys.readouterr().out
+    assert "| `history_not_capped` | R16 | `documents_match_section_7` | MISSED | MISSED |" in out
+    assert "not: history_not_capped" in out
+
+
+def test_vmss_spec_mutants_refuses_an_unknown_variant(capsys) -> None:
+    assert main(["mutants", "--profile", "ci", "no_such_variant"]) == 2
+    assert "no such variant: no_such_variant" in capsys.readouterr().err
