@@ -359,7 +359,7 @@ def _healthy_instances_wait() -> list[AbstractContextManager[Any]]:
 # --------------------------------------------------------------------- L2
 @_mutant(
     "health_wait_never_runs_out",
-    "health_wait_follows_r6",
+    "L2",
     "R6: the health deadline never fires, so an unhealthy instance holds its batch forever",
     rule="R6",
 )
