@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -50,20 +50,30 @@ def run_selfcheck(
     seeds: Sequence[int] = (1, 2, 3),
     names: Iterable[str] | None = None,
     workers: int = 1,
+    progress: Callable[[tuple[str, int, str | None, bool, float], int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Every variant (or those ``names``) on every seed; one row per variant:
     name, rule, expected property, ``caught`` {seed: property or None},
-    ``expected`` {seed: bool}, seconds (summed over the seeds)."""
+    ``expected`` {seed: bool}, seconds (summed over the seeds). ``progress``
+    is called with each (name, seed, caught by, expected, seconds) as it ends,
+    how many have ended and how many there are."""
     chosen = list(names) if names else list(MUTANTS)
     unknown = [n for n in chosen if n not in MUTANTS]
     if unknown:
         raise KeyError(f"no such variant: {', '.join(unknown)}")
     jobs = [(name, profile, seed) for name in chosen for seed in seeds]
+    results = []
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(_check, jobs))
+            for found in as_completed([pool.submit(_check, job) for job in jobs]):
+                results.append(found.result())
+                if progress is not None:
+                    progress(results[-1], len(results), len(jobs))
     else:
-        results = [_check(job) for job in jobs]
+        for job in jobs:
+            results.append(_check(job))
+            if progress is not None:
+                progress(results[-1], len(results), len(jobs))
     rows: dict[str, dict[str, Any]] = {}
     for name in chosen:
         m = MUTANTS[name]

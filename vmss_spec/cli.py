@@ -74,6 +74,12 @@ def _cmd_rules(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mutant_checked(found: tuple, done: int, total: int) -> None:
+    name, seed, caught_by, expected, seconds = found
+    verdict = caught_by if expected else f"MISSED ({caught_by or 'nothing'})"
+    print(f"[{done}/{total}] {name} seed {seed}: {verdict} {seconds:.1f}s", file=sys.stderr)
+
+
 def _cmd_mutants(args: argparse.Namespace) -> int:
     from properties.selfcheck import format_selfcheck, run_selfcheck, survivors
 
@@ -83,7 +89,9 @@ def _cmd_mutants(args: argparse.Namespace) -> int:
         print(f"vmss-spec mutants: --seeds {args.seeds!r}: not integers", file=sys.stderr)
         return 2
     try:
-        rows = run_selfcheck(args.profile, seeds, args.names or None, args.workers)
+        rows = run_selfcheck(
+            args.profile, seeds, args.names or None, args.workers, progress=_mutant_checked
+        )
     except KeyError as exc:
         print(f"vmss-spec mutants: {exc.args[0]}", file=sys.stderr)
         return 2
