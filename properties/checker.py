@@ -32,6 +32,11 @@ from properties.observed import World
 from properties.rule import Property
 from properties.rules_all import RULES
 
+#: the facts after which the history view may differ within the same step
+_VIEW_CHANGES = frozenset(
+    {"run_started", "run_ended", "batch_started", "member_done", "instance_removed"}
+)
+
 #: the invariant checks of each fact (methods of Checker)
 _INVARIANT_FACTS = {
     "instance_created": "_inv_instance_created",
@@ -142,6 +147,10 @@ class Checker:
             return [getattr(self, f"_on_{fact}")]
         plan = self._plan
         handlers = self._bind(plan.get(f"before_{fact}", []))
+        if fact in _VIEW_CHANGES:
+            # the history view changes within the step: a view computed earlier
+            # in it (a run's end, before the next run starts) no longer holds
+            handlers.insert(0, self._forget_view)
         own = _INVARIANT_FACTS.get(fact)
         if own is not None and fact in _BEFORE_WORLD:
             handlers.append(getattr(self, own))
@@ -301,6 +310,9 @@ class Checker:
         liveness = self.liveness
         if world.clock.now >= liveness.next_due:
             liveness.deadlines()
+
+    def _forget_view(self, *args: Any) -> None:
+        self._view = None
 
     def history(self) -> Any:
         """The model's history view now (computed once between two steps: I10

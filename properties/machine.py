@@ -148,7 +148,15 @@ class UpgradeMachine(RuleBasedStateMachine):
         if self._final:
             note(f"initial scale set: {self.config!r}")
         self.ss = ScaleSet(self.config)
-        self.checker = Checker(self.ss, on_violation=self._violated)
+        try:
+            self.checker = Checker(self.ss, on_violation=self._violated)
+        except PropertyViolation:
+            # A property broken at time 0 (the initial scale set: D16's refusal,
+            # V7/V8's warnings): the machine is never built, so its teardown
+            # never saves the counterexample; save it here.
+            if self._final and self.failure is not None:
+                self._save(self.failure)
+            raise
         self.ss.subscribe(self.checker)
         if self.ss.rejected:
             self.reach("refused event")  # D16: a V error at time 0

@@ -16,6 +16,7 @@ patch, reports it again; the benchmarks time how long each takes to find::
 
 from __future__ import annotations
 
+import sys
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
@@ -42,6 +43,9 @@ class Mutant:
     description: str
     invariant: str
     patches: Callable[[], list[AbstractContextManager[Any]]]
+    #: the SPEC number of the behavioural rule the variant breaks ("D2", "V9",
+    #: "section 4 automatic_rollback")
+    rule: str
 
     @contextmanager
     def applied(self) -> Iterator[Mutant]:
@@ -68,9 +72,28 @@ def replace(module: Any, name: str, new: Callable[..., Any]) -> list[AbstractCon
     return patches
 
 
-def _mutant(name: str, invariant: str, description: str) -> Callable[[Callable], Callable]:
+def replace_everywhere(
+    module: Any, name: str, new: Any, *, packages: tuple[str, ...] = ("model",)
+) -> list[AbstractContextManager[Any]]:
+    """Like :func:`replace`, for a function (or constant) that other modules
+    import by name (``from model.config import check_errors``): every loaded
+    module of ``packages`` that holds the same object is patched too."""
+    old = getattr(module, name)
+    patches = replace(module, name, new)
+    for mod_name, mod in sorted(sys.modules.items()):
+        if mod is module or mod is None or mod_name.split(".")[0] not in packages:
+            continue
+        if getattr(mod, name, None) is old:
+            patches.append(mock.patch.object(mod, name, new))
+    return patches
+
+
+def _mutant(
+    name: str, invariant: str, description: str, *, rule: str
+) -> Callable[[Callable], Callable]:
     def register(patches: Callable[[], list[AbstractContextManager[Any]]]) -> Callable:
-        MUTANTS[name] = Mutant(name, description, invariant, patches)
+        assert name not in MUTANTS, name
+        MUTANTS[name] = Mutant(name, description, invariant, patches, rule)
         return patches
 
     return register
@@ -78,7 +101,10 @@ def _mutant(name: str, invariant: str, description: str) -> Callable[[Callable],
 
 # --------------------------------------------------------------------- I1
 @_mutant(
-    "batch_cap_rounded_up", "batch_is_d2_choice", "R5, D1: the batch cap rounds N x pct / 100 up"
+    "batch_cap_rounded_up",
+    "batch_is_d2_choice",
+    "R5, D1: the batch cap rounds N x pct / 100 up",
+    rule="D1",
 )
 def _batch_cap_rounded_up() -> list[AbstractContextManager[Any]]:
     def batch_cap(ss: ScaleSet, n: int) -> int:
@@ -91,6 +117,7 @@ def _batch_cap_rounded_up() -> list[AbstractContextManager[Any]]:
     "sf_batch_spans_two_uds",
     "batch_is_d2_choice",
     "R13: a Service Fabric batch takes two update domains",
+    rule="R13",
 )
 def _sf_batch_spans_two_uds() -> list[AbstractContextManager[Any]]:
     choose = orchestrator.choose_batch
@@ -112,6 +139,7 @@ def _sf_batch_spans_two_uds() -> list[AbstractContextManager[Any]]:
     "pre_check_skipped",
     "pre_batch_check_decides_by_r4",
     "R4: the pre-batch health check always passes",
+    rule="R4",
 )
 def _pre_check_skipped() -> list[AbstractContextManager[Any]]:
     return [mock.patch.object(ScaleSet, "count_unhealthy", lambda self: 0)]
@@ -122,6 +150,7 @@ def _pre_check_skipped() -> list[AbstractContextManager[Any]]:
     "run_goes_on_after_provisioning_failure",
     "end_of_batch_follows_d7a",
     "D6: a batch with a provisioning failure does not stop the run",
+    rule="D6",
 )
 def _run_goes_on_after_provisioning_failure() -> list[AbstractContextManager[Any]]:
     return [mock.patch.object(Batch, "provisioning_failed", property(lambda self: False))]
@@ -132,6 +161,7 @@ def _run_goes_on_after_provisioning_failure() -> list[AbstractContextManager[Any
     "target_not_latest",
     "run_targets_latest_scopes_below",
     "D3: a manual start targets the version before the latest (a stale catalog)",
+    rule="D3",
 )
 def _target_not_latest() -> list[AbstractContextManager[Any]]:
     start_run = orchestrator.start_run
@@ -155,6 +185,7 @@ def _target_not_latest() -> list[AbstractContextManager[Any]]:
     "target_changes_during_run",
     "I4",
     "D3: a publication during a run moves the run's target to the new version",
+    rule="D3",
 )
 def _target_changes_during_run() -> list[AbstractContextManager[Any]]:
     publish = publisher.publish_image
@@ -169,7 +200,9 @@ def _target_changes_during_run() -> list[AbstractContextManager[Any]]:
 
 
 # --------------------------------------------------------------------- I5
-@_mutant("data_disk_lost_on_reimage", "I5", "R3: an OS disk replacement drops a data disk")
+@_mutant(
+    "data_disk_lost_on_reimage", "I5", "R3: an OS disk replacement drops a data disk", rule="R3"
+)
 def _data_disk_lost_on_reimage() -> list[AbstractContextManager[Any]]:
     reimage = instances.begin_reimage
 
@@ -185,6 +218,7 @@ def _data_disk_lost_on_reimage() -> list[AbstractContextManager[Any]]:
     "health_wait_skipped",
     "health_wait_follows_r6",
     "R6: with a probe, an instance is done when its extensions finish (no health wait)",
+    rule="R6",
 )
 def _health_wait_skipped() -> list[AbstractContextManager[Any]]:
     def member_provisioned(ss: ScaleSet, inst: Any, ok: bool) -> None:
@@ -204,6 +238,7 @@ def _health_wait_skipped() -> list[AbstractContextManager[Any]]:
     "platform_run_after_opt_out",
     "runs_start_when_d4_allows",
     "R1, D4: a publication starts a Platform run while automatic upgrades are off",
+    rule="D4",
 )
 def _platform_run_after_opt_out() -> list[AbstractContextManager[Any]]:
     allowed = orchestrator.platform_run_allowed
@@ -223,6 +258,7 @@ def _platform_run_after_opt_out() -> list[AbstractContextManager[Any]]:
     "expired_credential_provisions",
     "extensions_fail_with_expired_credential",
     "R14: extension provisioning ignores the credential's expiry",
+    rule="R14",
 )
 def _expired_credential_provisions() -> list[AbstractContextManager[Any]]:
     return [mock.patch.object(ScaleSet, "provisioning_fails", lambda self, at: False)]
@@ -233,6 +269,7 @@ def _expired_credential_provisions() -> list[AbstractContextManager[Any]]:
     "progress_off_by_one",
     "I9",
     "D11: successfulInstanceCount counts one too many once an instance succeeded",
+    rule="D11",
 )
 def _progress_off_by_one() -> list[AbstractContextManager[Any]]:
     progress = UpgradeRun.progress
@@ -251,6 +288,7 @@ def _progress_off_by_one() -> list[AbstractContextManager[Any]]:
     "history_not_capped",
     "documents_match_section_7",
     "R16: the history view holds six runs, not five",
+    rule="R16",
 )
 def _history_not_capped() -> list[AbstractContextManager[Any]]:
     return [mock.patch.object(history, "HISTORY_SIZE", 6)]
@@ -261,6 +299,7 @@ def _history_not_capped() -> list[AbstractContextManager[Any]]:
     "run_stopped_mid_batch",
     "runs_end_only_at_a_decision",
     "D7, R8: a cancel ends the run at once, in the middle of its batch",
+    rule="D7",
 )
 def _run_stopped_mid_batch() -> list[AbstractContextManager[Any]]:
     def cancel_upgrade(ss: ScaleSet, ev: Any) -> None:
@@ -278,6 +317,7 @@ def _run_stopped_mid_batch() -> list[AbstractContextManager[Any]]:
     "deploy_keeps_failed_instances",
     "extensions_fail_with_expired_credential",
     "R15, D8: a deploy does not recover an instance whose provisioning had failed",
+    rule="R15",
 )
 def _deploy_keeps_failed_instances() -> list[AbstractContextManager[Any]]:
     begin = instances.begin_model_update
@@ -310,6 +350,7 @@ def _deploy_keeps_failed_instances() -> list[AbstractContextManager[Any]]:
     "healthy_instances_wait_out_the_health_wait",
     "L1",
     "R6: an upgraded instance is done only at the end of its health wait, even when healthy",
+    rule="R6",
 )
 def _healthy_instances_wait() -> list[AbstractContextManager[Any]]:
     return replace(orchestrator, "recheck", lambda ss, inst: None)
@@ -318,8 +359,16 @@ def _healthy_instances_wait() -> list[AbstractContextManager[Any]]:
 # --------------------------------------------------------------------- L2
 @_mutant(
     "health_wait_never_runs_out",
-    "health_wait_follows_r6",
+    "L2",
     "R6: the health deadline never fires, so an unhealthy instance holds its batch forever",
+    rule="R6",
 )
 def _health_wait_never_runs_out() -> list[AbstractContextManager[Any]]:
     return replace(orchestrator, "health_deadline", lambda ss, arg: False)
+
+
+# The rest of the variants, one module per part of the model; importing them
+# registers them in MUTANTS.
+from properties import mutants_runs, mutants_world  # noqa: E402
+
+__all__ = ["MUTANTS", "Mutant", "mutants_runs", "mutants_world", "replace", "replace_everywhere"]

@@ -222,6 +222,15 @@ class RollbackRestoresThePreviousDisk(Property):
     def before_member_done(self, run: Any, inst: Any) -> None:
         world = self.world
         outcome = run.batches[-1].outcomes[inst.id]
+        if inst.id in world.runs[run.number - 1].batches[-1].rolled_back:
+            # D11: a member whose rollback finished is done failed and rolled back
+            self.check(
+                outcome.status == Status.FAILED and outcome.rolled_back,
+                lambda: (
+                    f"instance {inst.id} rolled back in run {run.number} at {world.now} is "
+                    f"done {outcome.status} (rolled back {outcome.rolled_back}), not failed"
+                ),
+            )
         if outcome.provisioning_failed or outcome.status != Status.FAILED:
             return
         should = world.policy.automatic_rollback and world.probe

@@ -385,7 +385,8 @@ def _flat(entry: Any) -> tuple[Any, ...]:
     return (
         status.code,
         status.startTime,
-        status.endTime,
+        # D13: a view without the REST field (completedTime, say) breaks the shape
+        getattr(status, "endTime", "(no endTime)"),
         (
             progress.successfulInstanceCount,
             progress.failedInstanceCount,

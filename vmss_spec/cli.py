@@ -131,6 +131,31 @@ def _cmd_rules(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mutant_checked(found: tuple, done: int, total: int) -> None:
+    name, seed, caught_by, expected, seconds = found
+    verdict = caught_by if expected else f"MISSED ({caught_by or 'nothing'})"
+    print(f"[{done}/{total}] {name} seed {seed}: {verdict} {seconds:.1f}s", file=sys.stderr)
+
+
+def _cmd_mutants(args: argparse.Namespace) -> int:
+    from properties.selfcheck import format_selfcheck, run_selfcheck, survivors
+
+    try:
+        seeds = tuple(int(s) for s in args.seeds.split(",") if s.strip())
+    except ValueError:
+        print(f"vmss-spec mutants: --seeds {args.seeds!r}: not integers", file=sys.stderr)
+        return 2
+    try:
+        rows = run_selfcheck(
+            args.profile, seeds, args.names or None, args.workers, progress=_mutant_checked
+        )
+    except KeyError as exc:
+        print(f"vmss-spec mutants: {exc.args[0]}", file=sys.stderr)
+        return 2
+    sys.stdout.write(format_selfcheck(rows))
+    return 1 if survivors(rows) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="vmss-spec",
@@ -193,6 +218,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("number", nargs="?", help="a rule number such as R5, D7a or I2")
     p.set_defaults(func=_cmd_rules)
+    p = sub.add_parser(
+        "mutants",
+        help="run the campaign against each broken variant; exit 1 if one survives",
+        description="The suite proves it can fail: for each broken variant of "
+        "properties/mutants*.py and each seed, run the campaign and show which property "
+        "caught it (MISSED when the expected property did not).",
+    )
+    p.add_argument("--profile", choices=["ci", "default", "thorough"], default="default")
+    p.add_argument("--seeds", default="1,2,3", help="comma-separated seeds (default 1,2,3)")
+    p.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    p.add_argument("names", nargs="*", metavar="NAME", help="variants (default: all)")
+    p.set_defaults(func=_cmd_mutants)
     return parser
 
 
