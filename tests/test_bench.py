@@ -36,18 +36,20 @@ def test_bench_variants_finds_a_broken_variant() -> None:
 
 
 def test_bench_json_has_the_documented_shape(monkeypatch, capsys) -> None:
-    def small(quick: bool) -> dict:
+    def small(quick: bool, variants: bool) -> dict:
         return {
             "fleet": bench.bench_fleet(repeat=1, sizes=(5,)),
-            "stateful": bench.bench_stateful(examples=3, steps=5),
+            "stateful": bench.bench_stateful(examples=3, steps=5, rounds=2),
             "workers": bench.bench_workers(seconds=1.0),
+            "trace": bench.bench_trace_load(events=200, repeat=1),
             "variants": [{"name": "progress_off_by_one", "seconds": 1.0}],
         }
 
     monkeypatch.setattr(bench, "run_bench", small)
     assert main(["bench", "--quick", "--json"]) == 0
     figures = json.loads(capsys.readouterr().out)
-    assert set(figures) == {"fleet", "stateful", "workers", "variants"}
+    assert set(figures) == {"fleet", "stateful", "workers", "trace", "variants"}
+    assert figures["trace"]["events"] == 200 and figures["trace"]["load_seconds"] > 0
     assert [row["workers"] for row in figures["workers"]] == [1, 2]
     assert set(figures["workers"][0]) == {
         "workers",
@@ -64,6 +66,9 @@ def test_bench_json_has_the_documented_shape(monkeypatch, capsys) -> None:
         "steps_per_second",
         "engine_floor_steps_per_second",
         "ratio",
+        "ratio_min",
+        "ratio_max",
+        "rounds",
     }
     assert figures["stateful"]["ratio"] > 0
     assert set(figures["variants"][0]) == {"name", "seconds"}
