@@ -228,6 +228,25 @@ def advance_into_batch(m: UpgradeMachine, n: int) -> None:
     m.ss.advance(max(m.now, batch.start + n // 2 % (span + 1)))
 
 
+def advance_into_pause(m: UpgradeMachine, n: int) -> None:
+    """R8, section 4: land inside the pause after the batch in flight, before
+    the next pre-batch check (a pause of 0 or 1 s has no inside: time stops at
+    its start)."""
+    ss = m.ss
+    run = ss.active_run
+    for _ in range(10_000):  # a batch's steps are few; the bound only guards
+        if run is not ss.active_run or run is None or run.state == "pause":
+            break
+        when = ss.clock.next_time()
+        if when is None:
+            return
+        ss.advance(when)
+    if run is ss.active_run and run is not None and run.state == "pause":
+        pause = ss.pause_seconds
+        if pause > 1:
+            ss.advance(m.now + 1 + n % (pause - 1))
+
+
 def advance_to_health_deadline(m: UpgradeMachine, n: int) -> None:
     """R6: land on an awaited instance's health deadline (or a second either side)."""
     ss = m.ss
@@ -275,9 +294,10 @@ def disturbed_run(m: UpgradeMachine, n: int) -> None:
     """A run meets trouble in the middle of a batch: a run starts (after
     earlier outages and unhealthy answers end, mostly; by a publication,
     sometimes of a broken image, an opt-in or a manual start), time goes
-    into its batch in flight, something happens there (R8 maintenance, a
-    probe answer, a credential expiring, an opt-out, a cancel, a
-    publication), and then (mostly) everything settles."""
+    into its batch in flight (or, one time in three, into the pause after
+    it), something happens there (R8 maintenance, a probe answer, a
+    credential expiring, an opt-out, a cancel, a publication, scaling), and
+    then (mostly) everything settles."""
     manual, n = n % 2 == 1, n // 2
     broken, n = n % 3 == 2, n // 3
     heal, n = n % 4 < 3, n // 4
@@ -296,7 +316,10 @@ def disturbed_run(m: UpgradeMachine, n: int) -> None:
                 m.apply(SetAutomaticUpgrade(m.now, True))  # D4: may start a run
     run = ss.active_run
     if run is not None and run.batch_in_flight is not None:
-        advance_into_batch(m, n % 256)
+        if n // 16384 % 3 == 0:
+            advance_into_pause(m, n % 256)
+        else:
+            advance_into_batch(m, n % 256)
     ids = tuple(sorted(ss.instances))
     count = 1 + n // 256 % len(ids) if ids else 0
     if disturbance == "outage" and ids:

@@ -25,18 +25,26 @@ from properties.rules_all import PROPERTIES
 from vmss_spec.cli import main
 from vmss_spec.replay import first_violation
 
-SEED = 0
+#: the ci profile's seeds tried in turn until one names the expected property
+#: (seed 0 catches most; a variant whose rule needs a rarer history, such as
+#: a fault exactly at the check after the first batch, may need the next);
+#: vmss-spec mutants holds every variant to the default profile's seeds 1-3
+SEEDS = (0, 1, 2)
 
 
 def _assert_caught(name: str, tmp_path, capsys) -> None:
     mutant = MUTANTS[name]
     with mutant.applied():
-        outcome = run_campaign("ci", seed=SEED, out_dir=tmp_path, database=False)
-        named = [ce for ce in outcome.counterexamples if ce.invariant == mutant.invariant]
-        assert named, (
-            f"{name}: no counterexample names {mutant.invariant}; found "
-            f"{[(ce.invariant, ce.message) for ce in outcome.counterexamples]} {outcome.error!r}"
-        )
+        found: list[tuple[int, list[tuple[str, str]], object]] = []
+        for seed in SEEDS:
+            out = tmp_path / f"seed-{seed}"
+            outcome = run_campaign("ci", seed=seed, out_dir=out, database=False)
+            named = [ce for ce in outcome.counterexamples if ce.invariant == mutant.invariant]
+            if named:
+                break
+            ces = [(ce.invariant, ce.message) for ce in outcome.counterexamples]
+            found.append((seed, ces, outcome.error))
+        assert named, f"{name}: no counterexample names {mutant.invariant}; found {found}"
         ce = named[0]
         assert ce.path is not None and ce.path.exists()
         again = first_violation(ce.path)
