@@ -362,3 +362,35 @@ def _run_steps_before_instance_steps() -> Patches:
         mock.patch.object(scaleset, "INSTANCE_STEP", 1),
         mock.patch.object(scaleset, "RUN_STEP", 0),
     ]
+
+
+@_mutant(
+    "pause_not_rolling_forward",
+    "history_view_is_r16",
+    "D13: the lifecycle's pause is left out of the active states, so a run "
+    "pausing between batches shows the code 'pause' instead of RollingForward",
+    rule="D13",
+)
+def _pause_not_rolling_forward() -> Patches:
+    from model import run as run_module
+
+    return [
+        mock.patch.object(run_module, "ACTIVE_STATES", frozenset({"pre_check", "batch_in_flight"}))
+    ]
+
+
+@_mutant(
+    "end_of_pause_not_counted",
+    "last_change_ends_the_trace",
+    "D12, section 7 until: the end of a pause (and the check and batch it "
+    "starts) is not counted as something that happened",
+    rule="D12",
+)
+def _end_of_pause_not_counted() -> Patches:
+    end_of_pause = orchestrator.end_of_pause
+
+    def quiet_end_of_pause(ss: ScaleSet, run: UpgradeRun) -> bool:
+        end_of_pause(ss, run)
+        return False
+
+    return replace(orchestrator, "end_of_pause", quiet_end_of_pause)

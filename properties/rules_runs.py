@@ -322,6 +322,15 @@ class HistoryViewIsR16(Property):
     def after_run_ended(self, run: Any) -> None:
         self.pending = True
 
+    def after_batch_ended(self, run: Any, batch: Any) -> None:
+        """A batch's end: the run pauses (its entry still RollingForward) or
+        ends; the view is compared at the end of that step, so that a pause
+        is seen as the history shows it (once per batch, not per step)."""
+        self.due()
+
+    def end(self) -> None:
+        self.finish()
+
     def tick(self) -> None:
         """Compare the view when a run ended or the 60-day window moved since
         the last look (and at the end of an example or a replay)."""
@@ -404,3 +413,66 @@ def _flat(entry: Any) -> tuple[Any, ...]:
 
 def _brief(entries: list[tuple[Any, ...]]) -> str:
     return "[" + ", ".join(f"{e[5]} {e[0]} {e[1]}..{e[2]} {e[3]}" for e in entries) + "]"
+
+
+#: facts that only a step that changed something reports
+_CHANGES = (
+    "disk_replaced",
+    "extensions_finished",
+    "application_up",
+    "rollback_restored",
+    "member_done",
+    "batch_started",
+    "batch_ended",
+    "pre_batch_checked",
+    "run_ended",
+    "deploy_ended",
+)
+
+
+@rule
+class LastChangeEndsTheTrace(Property):
+    """D12, section 7's ``until``: a trace without ``until`` ends at "the last
+    thing that happens", which the model keeps as its last activity; so after
+    a step that changed something (it reported a disk, an extension, an
+    application, a rollback, a member, a batch, a check, a run's or a deploy's
+    end), the last activity is that step's time."""
+
+    name = "last_change_ends_the_trace"
+    rules = "D12"
+    title = "a step that changed something is the last thing that happened (section 7 until)"
+
+    def __init__(self, checker: Any) -> None:
+        super().__init__(checker)
+        #: the time of the latest step seen changing something
+        self.latest: int | None = None
+
+    def changed(self, *args: Any) -> None:
+        self.latest = self.world.now
+        self.due()
+
+    def end(self) -> None:
+        self.compare()
+
+    def tick(self) -> None:
+        """Between two steps of the campaign (and at the end of an example):
+        nothing later has happened, so the latest change is the last thing."""
+        if self.latest is not None:
+            self.compare()
+
+    def finish(self) -> None:
+        self.tick()
+
+    def compare(self) -> None:
+        latest, last = self.latest, self.ss.last_activity
+        self.check(
+            latest is None or last >= latest,
+            lambda: (
+                f"a step at {latest}s changed the scale set, but the last thing that "
+                f"happened is kept as {last}s (a trace without until would end there)"
+            ),
+        )
+
+
+for _fact in _CHANGES:
+    setattr(LastChangeEndsTheTrace, f"after_{_fact}", LastChangeEndsTheTrace.changed)
