@@ -14,10 +14,11 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from model.instance import Power, Provisioning
+from model.run import Status
 
 if TYPE_CHECKING:
     from model.instance import Instance
-    from model.run import Check
+    from model.run import Check, UpgradeRun
     from model.scaleset import ScaleSet
 
 #: R7: an operation in flight, in words
@@ -121,6 +122,18 @@ def check_detail(check: Check) -> str:
     if check.unhealthy_ids:
         text += f"; unhealthy: {grouped(check.unhealthy_ids)}"
     return text
+
+
+def upgraded_limit_text(ss: ScaleSet, run: UpgradeRun) -> str:
+    """Section 4, D7a: the upgraded-unhealthy comparison a run faulted on, with
+    its numbers and formula."""
+    failed = run.counts[Status.FAILED]
+    done = failed + run.counts[Status.SUCCESSFUL]
+    pct = ss.policy.max_unhealthy_upgraded_instance_percent or 0
+    return (
+        f"{failed} of {done} upgraded instances failed > limit {done * pct // 100} = "
+        f"floor({done} x {pct}%) (section 4 max_unhealthy_upgraded_instance_percent, D7a)"
+    )
 
 
 def sentence(text: str) -> str:

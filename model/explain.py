@@ -96,13 +96,9 @@ def _stopped(ss: ScaleSet, run: UpgradeRun) -> str:
             f"It stopped because {message}: {_failed_members(run)}; no further batch "
             "starts (D6). Regenerate the credential and deploy the model to recover (R15)."
         )
-    failed = run.counts[Status.FAILED]
-    done = failed + run.counts[Status.SUCCESSFUL]
-    pct = ss.policy.max_unhealthy_upgraded_instance_percent or 0
     return (
-        f"It stopped after batch {len(run.batches)}: {failed} of {done} upgraded instances "
-        f"failed > limit {done * pct // 100} = floor({done} x {pct}%) (section 4 "
-        f"max_unhealthy_upgraded_instance_percent, D7a). Failed: {_failed_members(run)}."
+        f"It stopped after batch {len(run.batches)}: {causes.upgraded_limit_text(ss, run)}. "
+        f"Failed: {_failed_members(run)}."
     )
 
 

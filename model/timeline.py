@@ -224,14 +224,7 @@ def run_end_cause(ss: ScaleSet, run: UpgradeRun) -> str:
         why = {o.cause.removeprefix("extensions failed: "): 0 for o in outcomes if o.cause}
         return f": {code}: {message}: {'; '.join(why) or 'R14'}, so no further batch (D6)"
     if code == ErrorCode.UPGRADED_UNHEALTHY:
-        failed = run.counts[Status.FAILED]
-        done = failed + run.counts[Status.SUCCESSFUL]
-        pct = ss.policy.max_unhealthy_upgraded_instance_percent or 0
-        return (
-            f": {code}: {failed} of {done} upgraded instances failed > limit "
-            f"{done * pct // 100} = floor({done} x {pct}%) "
-            "(section 4 max_unhealthy_upgraded_instance_percent, D7a)"
-        )
+        return f": {code}: {causes.upgraded_limit_text(ss, run)}"
     return f": {code}: {message}"
 
 

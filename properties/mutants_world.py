@@ -117,18 +117,7 @@ def _deploy_allowed_during_run() -> Patches:
         # deploy.start without its first guard (a run is active)
         if ss.deploy is not None:
             raise Rejected("409: a model deploy is in flight")
-        for name, tokens in ss.tokens.items():
-            ss.model_tokens[name] = len(tokens) - 1
-        members = [inst for inst in ss.instances.values() if inst.state == "ready"]
-        started = deploy.Deploy(ss.now, [i.id for i in members], {i.id for i in members})
-        ss.deploy = started
-        ss.deploys.append(started)
-        ss.record("deploy_started", started)
-        for inst in members:
-            instances.begin_model_update(ss, inst)
-        if not members:
-            deploy.finish(ss, started)
-        return started
+        return deploy.begin(ss)
 
     return replace(deploy, "start", start)
 
@@ -140,23 +129,13 @@ def _deploy_allowed_during_run() -> Patches:
     rule="D9",
 )
 def _scale_in_removes_lowest_ids() -> Patches:
-    def scale_in(ss: ScaleSet, ev: Any) -> None:
+    def scale_in_victims(ss: ScaleSet, count: int) -> list[int]:
         run = ss.active_run
         batch = run.batch_in_flight if run is not None else None
         protected = set(batch.instances) if batch is not None else set()
-        victims = [i for i in ss.instances if i not in protected][: ev.count]
-        if len(victims) < ev.count:
-            raise Rejected(
-                f"D9: cannot remove {ev.count} instances: only {len(victims)} are "
-                "outside the batch in flight"
-            )
-        for instance_id in victims:
-            instances.remove(ss, ss.instances[instance_id])
-        ss.record("scaled_in", sorted(victims))
-        for instance_id in victims:
-            deploy.instance_finished(ss, instance_id)
+        return [i for i in ss.instances if i not in protected][:count]
 
-    return replace(user, "scale_in", scale_in)
+    return replace(user, "scale_in_victims", scale_in_victims)
 
 
 # --------------------------------------------------------------------- the history view

@@ -43,6 +43,11 @@ def start(ss: ScaleSet) -> Deploy:
         raise Rejected("409: a run is active")
     if ss.deploy is not None:
         raise Rejected("409: a model deploy is in flight")
+    return begin(ss)
+
+
+def begin(ss: ScaleSet) -> Deploy:
+    """D8, R15: the updates of a deploy that its guards allowed."""
     for name, tokens in ss.tokens.items():
         ss.model_tokens[name] = len(tokens) - 1
     members = [inst for inst in ss.instances.values() if inst.state == "ready"]

@@ -53,15 +53,7 @@ def scale_out(ss: ScaleSet, ev: ScaleOut) -> None:
 def scale_in(ss: ScaleSet, ev: ScaleIn) -> None:
     """D9: remove the highest ids that are not in the batch in flight (done or
     not); refused if it cannot remove the count asked."""
-    run = ss.active_run
-    batch = run.batch_in_flight if run is not None else None
-    protected = set(batch.instances) if batch is not None else set()
-    victims: list[int] = []
-    for instance_id in reversed(ss.instances):
-        if len(victims) == ev.count:
-            break
-        if instance_id not in protected:
-            victims.append(instance_id)
+    victims = scale_in_victims(ss, ev.count)
     if len(victims) < ev.count:
         raise Rejected(
             f"D9: cannot remove {ev.count} instances: only {len(victims)} are "
@@ -72,6 +64,21 @@ def scale_in(ss: ScaleSet, ev: ScaleIn) -> None:
     ss.record("scaled_in", sorted(victims))
     for instance_id in victims:
         deploy.instance_finished(ss, instance_id)
+
+
+def scale_in_victims(ss: ScaleSet, count: int) -> list[int]:
+    """D9: the instances a scale-in removes: the highest ids outside the batch
+    in flight, at most ``count`` of them."""
+    run = ss.active_run
+    batch = run.batch_in_flight if run is not None else None
+    protected = set(batch.instances) if batch is not None else set()
+    victims: list[int] = []
+    for instance_id in reversed(ss.instances):
+        if len(victims) == count:
+            break
+        if instance_id not in protected:
+            victims.append(instance_id)
+    return victims
 
 
 def set_automatic_upgrade(ss: ScaleSet, ev: SetAutomaticUpgrade) -> None:
