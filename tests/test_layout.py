@@ -86,3 +86,27 @@ def test_actors_call_each_other_through_named_modules() -> None:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef)]
         assert not [c for c in classes if c.endswith("Actions")], path
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "examples").glob("*.json")))
+def test_d12_loop_is_the_same_whether_or_not_anyone_listens(name: str) -> None:
+    """D12 and the recording channel: a scale set nobody subscribes to runs the
+    quiet step loop, one with a subscriber the loop that reports each step;
+    both play an example to the same result document, and the subscriber hears
+    a begin for every step the model took and an end for each that did something."""
+    import model
+    from model.replay import run_trace
+    from model.trace import result_to_json
+
+    trace = model.load_trace(ROOT / "examples" / name)
+    quiet = run_trace(trace)
+    heard: list[str] = []
+    loud = run_trace(trace, listeners=[lambda ss: lambda fact, *args: heard.append(fact)])
+    for played in (quiet, loud):
+        assert played.crash is None
+    same = [result_to_json(p.scale_set.result()) for p in (quiet, loud)]
+    assert same[0] == same[1]
+    assert quiet.scale_set.steps_taken == loud.scale_set.steps_taken
+    assert heard.count("step") == loud.scale_set.steps_taken
+    ends = heard.count("step") + heard.count("event") + heard.count("rejected")
+    assert heard.count("begin") >= ends > 0  # a stale queued step begins and records no end

@@ -103,7 +103,7 @@ def remove(ss: ScaleSet, inst: Instance) -> None:
 def start_application(ss: ScaleSet, inst: Instance) -> None:
     """The application starts on the current OS disk; with a probe it can
     answer app_start_seconds later (the step ``application_up``)."""
-    inst.app_started_at = ss.now
+    inst.app_started_at = ss.clock.now
     if ss.probe is not None:
         ss.schedule_instance(
             inst, ss.timings.app_start_seconds, "application_up", inst.app_started_at
@@ -138,7 +138,7 @@ def extensions_finished(ss: ScaleSet, arg: tuple[Instance, int]) -> bool:
     inst, token = arg
     if inst.op_token != token:
         return False
-    now = ss.now
+    now = ss.clock.now
     ok = not ss.provisioning_fails(now)
     inst.provisioning_state = Provisioning.SUCCEEDED if ok else Provisioning.FAILED
     inst.last_provisioned_at = now

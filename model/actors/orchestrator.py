@@ -309,7 +309,9 @@ def member_done(
     """D11: the instance is done in its batch; the last one ends the batch
     (a run step at the same time, after the instance steps: D12)."""
     batch = run.batches[-1]
-    batch.outcomes[inst.id] = MemberOutcome(status, ss.now, provisioning_failed, rolled_back, cause)
+    batch.outcomes[inst.id] = MemberOutcome(
+        status, ss.clock.now, provisioning_failed, rolled_back, cause
+    )
     run.set_status(inst.id, status)
     inst.batch_run = None
     ss.record("member_done", run, inst)
