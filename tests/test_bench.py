@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from vmss_spec import bench
 from vmss_spec.cli import main
 
@@ -69,6 +71,37 @@ def test_bench_json_has_the_documented_shape(monkeypatch, capsys) -> None:
         "ratio_min",
         "ratio_max",
         "rounds",
+        "model_alone_ratio",
+        "properties_share",
+        "properties_share_min",
+        "properties_share_max",
     }
-    assert figures["stateful"]["ratio"] > 0
+    assert figures["stateful"]["ratio"] > 0 and figures["stateful"]["model_alone_ratio"] > 0
+    s = figures["stateful"]
+    assert s["properties_share_min"] <= s["properties_share"] <= s["properties_share_max"]
     assert set(figures["variants"][0]) == {"name", "seconds"}
+
+
+def test_bench_model_alone_runs_the_same_examples_and_checks_nothing() -> None:
+    """The model-alone figure is what it says: the same steps as the checking
+    machine on the real model, and under a broken variant no property fails."""
+    from hypothesis.stateful import run_state_machine_as_test
+
+    from properties.campaign import Campaign
+    from properties.machine import UpgradeMachine
+    from properties.mutants import MUTANTS
+
+    chosen = bench._stateful_settings(10, 20)
+    checked, quiet = Campaign(out_dir=None), Campaign(out_dir=None)
+    run_state_machine_as_test(UpgradeMachine.for_campaign(checked), settings=chosen)
+    run_state_machine_as_test(UpgradeMachine.for_campaign(quiet, checking=False), settings=chosen)
+    assert quiet.steps == checked.steps > 0
+    assert sum(checked.applications.values()) > 0 and sum(quiet.applications.values()) == 0
+    with MUTANTS["progress_off_by_one"].applied():
+        with pytest.raises(AssertionError):  # the checking machine finds it ...
+            run_state_machine_as_test(
+                UpgradeMachine.for_campaign(Campaign(out_dir=None)), settings=chosen
+            )
+        run_state_machine_as_test(  # ... the model alone checks nothing
+            UpgradeMachine.for_campaign(Campaign(out_dir=None), checking=False), settings=chosen
+        )

@@ -144,7 +144,9 @@ def bench_stateful(examples: int = 200, steps: int = 50, rounds: int = 3) -> dic
     measured in ``rounds`` interleaved pairs (floor, then machine) so that a
     busy moment of the machine falls on both; the ratio is each pair's, and
     the figures reported are the pair with the median ratio, with the spread
-    of the ratios."""
+    of the ratios. Each round also runs the same examples with no property
+    checked (the model and the actions alone), in the same moment: the
+    properties' share of the machine's time is what that run does not spend."""
     from hypothesis.stateful import run_state_machine_as_test
 
     from properties.campaign import Campaign
@@ -152,6 +154,7 @@ def bench_stateful(examples: int = 200, steps: int = 50, rounds: int = 3) -> dic
 
     chosen = _stateful_settings(examples, steps)
     pairs: list[tuple[float, float]] = []
+    alone: list[tuple[float, float]] = []  # (model alone, machine): steps/s
     for _ in range(rounds):
         floor = floor_machine()
         gc.collect()
@@ -162,7 +165,17 @@ def bench_stateful(examples: int = 200, steps: int = 50, rounds: int = 3) -> dic
         gc.collect()
         start = time.perf_counter()
         run_state_machine_as_test(UpgradeMachine.for_campaign(stats), settings=chosen)
-        pairs.append((stats.steps / (time.perf_counter() - start), floor_rate))
+        rate = stats.steps / (time.perf_counter() - start)
+        pairs.append((rate, floor_rate))
+        quiet = Campaign(out_dir=None)
+        gc.collect()
+        start = time.perf_counter()
+        run_state_machine_as_test(
+            UpgradeMachine.for_campaign(quiet, checking=False), settings=chosen
+        )
+        alone.append((quiet.steps / (time.perf_counter() - start), rate))
+    shares = sorted(1 - rate / model for model, rate in alone)
+    model_rate = sorted(a[0] / p[1] for a, p in zip(alone, pairs, strict=True))
     pairs.sort(key=lambda pair: pair[0] / pair[1])
     rate, floor_rate = pairs[len(pairs) // 2]
     ratios = [r / f for r, f in pairs]
@@ -173,6 +186,12 @@ def bench_stateful(examples: int = 200, steps: int = 50, rounds: int = 3) -> dic
         "ratio_min": round(min(ratios), 3),
         "ratio_max": round(max(ratios), 3),
         "rounds": rounds,
+        #: the same examples with no property checked, against the floor (median)
+        "model_alone_ratio": round(model_rate[len(model_rate) // 2], 3),
+        #: the share of the machine's time the properties take (median, spread)
+        "properties_share": round(shares[len(shares) // 2], 3),
+        "properties_share_min": round(shares[0], 3),
+        "properties_share_max": round(shares[-1], 3),
     }
 
 
@@ -305,6 +324,12 @@ def format_bench(figures: dict[str, Any]) -> str:
             else ""
         )
     )
+    if "properties_share" in s:
+        lines.append(
+            f"  the same examples with no property checked: ratio {s['model_alone_ratio']:.2f}; "
+            f"the properties take {s['properties_share']:.0%} of the machine's time "
+            f"({s['properties_share_min']:.0%} to {s['properties_share_max']:.0%})"
+        )
     t = figures.get("trace")
     if t:
         lines.append("")
