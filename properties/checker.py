@@ -132,10 +132,12 @@ class Checker:
 
     # ------------------------------------------------------------------ dispatch
     def __call__(self, fact: str, *args: Any) -> None:
-        handle = self._dispatch.get(fact)
-        if handle is None:
-            handle = self._dispatch[fact] = _fan_out(self._handlers(fact))
-        handle(*args)
+        try:
+            handlers = self._dispatch[fact]
+        except KeyError:
+            handlers = self._dispatch[fact] = self._handlers(fact)
+        for handler in handlers:
+            handler(*args)
 
     def _bind(self, entries: list[tuple[int, str]]) -> list[Callable[..., None]]:
         return [getattr(self.rules[k], attr) for k, attr in entries]
@@ -143,6 +145,8 @@ class Checker:
     def _handlers(self, fact: str) -> list[Callable[..., None]]:
         if fact == "begin":
             return [self._on_begin]
+        if fact == "step":
+            return [self._ended]  # an internal step that did something
         if fact in _ENDS:
             return [getattr(self, f"_on_{fact}")]
         plan = self._plan
@@ -175,7 +179,11 @@ class Checker:
         for handler in handlers:
             handler(arg)
 
-    def _ended(self, rejection: Any) -> None:
+    def _ended(self, _row: Any = None, _arg: Any = None, rejection: Any = None) -> None:
+        """The end of a step (an internal step's ``("step", row, arg)``, an
+        event's, or a refused event's ``rejection``): the ``end_`` handlers of
+        its row, the properties' ``end()``, then the invariants over what the
+        step changed."""
         # A view read in the middle of the step (I10 at a run's end) may be stale
         # by now (a run started after it, at the same second): read it afresh.
         self._view = None
@@ -194,15 +202,12 @@ class Checker:
         self._end_of_step()
         self.step = self.step_arg = None
 
-    def _on_step(self, row: Any, arg: Any) -> None:
-        self._ended(None)  # an internal step that did something
-
     def _on_event(self, event: Any) -> None:
         self.liveness.event(event)
-        self._ended(None)
+        self._ended()
 
     def _on_rejected(self, rejection: Any) -> None:
-        self._ended(rejection)
+        self._ended(rejection=rejection)
 
     # ------------------------------------------------------------------ invariants
     def _inv_instance_created(self, inst: Any) -> None:
@@ -345,18 +350,6 @@ class Checker:
         for prop in self.rules:
             if _has(prop, "finish"):
                 prop.finish()
-
-
-def _fan_out(handlers: list[Callable[..., None]]) -> Callable[..., None]:
-    """One callable for a fact's handlers (the handler itself when alone)."""
-    if len(handlers) == 1:
-        return handlers[0]
-
-    def every(*args: Any) -> None:
-        for handler in handlers:
-            handler(*args)
-
-    return every
 
 
 @cache
