@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from model.instance import Provisioning
+from model.instance import Power, Provisioning
 from model.run import Status
 from properties.rule import Property, rule
 
@@ -282,7 +282,9 @@ class HealthIsR7(Property):
     """R7, D10, D14, "Health, precisely": the health the model reports for an
     instance is the spec's: running, Succeeded, no operation in flight and,
     with a probe, the last answer since its disk changed, or else a
-    non-broken image whose application has been up app_start_seconds."""
+    non-broken image whose application has been up app_start_seconds. The
+    power and provisioning states the model reports (section 7's instance
+    fields, R7's inputs) are the observed ones."""
 
     name = "health_is_r7"
     rules = "R7, D10, D14"
@@ -340,5 +342,15 @@ class HealthIsR7(Property):
                 lambda inst=inst, expected=expected: (
                     f"instance {inst.id} at {world.now}: the "
                     f"model says healthy {not expected}, R7 says {expected}"
+                ),
+            )
+            # R7's inputs as section 7 reports them (powerState, provisioningState)
+            power = Power.RUNNING if seen.up else Power.STOPPED
+            self.check(
+                inst.provisioning_state == seen.provisioning and inst.power_state == power,
+                lambda inst=inst, seen=seen, power=power: (
+                    f"instance {inst.id} at {world.now}: the model reports "
+                    f"{inst.power_state}/{inst.provisioning_state}, observed "
+                    f"{power}/{seen.provisioning}"
                 ),
             )
