@@ -17,11 +17,13 @@ Hypothesis says.
 Recording: every step reports what it did through :meth:`ScaleSet.record`
 (``record(fact, *args)``); the timeline (model/timeline.py) and the property
 checker subscribe to it. With nobody subscribed, ``record`` is a function
-that does nothing. A step starts with ``("begin", row, arg)`` (its row of
-the step table and its argument: the event, or the queued step's subject)
-and ends with ``("step", row, arg)`` (an internal step that did something),
-``("event", event)`` or ``("rejected", rejection)``; a queued step that
-finds it has nothing left to do (it is stale) records no end.
+that does nothing, and the D12 loop does not call it at all (``subscribe``
+puts the loop that reports each step in its place). A step starts with
+``("begin", row, arg)`` (its row of the step table and its argument: the
+event, or the queued step's subject) and ends with ``("step", row, arg)``
+(an internal step that did something), ``("event", event)`` or
+``("rejected", rejection)``; a queued step that finds it has nothing left
+to do (it is stale) records no end.
 """
 
 from __future__ import annotations
