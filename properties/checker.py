@@ -97,7 +97,8 @@ class Checker:
         self._dispatch: dict[str, list[Callable[..., None]]] = {}
         self._begin: dict[str, list[Callable[..., None]]] = {}
         self._end: dict[str, list[Callable[..., None]]] = {}
-        self._due: list[Property] = []
+        #: the properties whose end() is due at the end of this step, in the order asked
+        self._due: dict[Property, None] = {}
         self._ticks = [p.tick for p in self.rules if _has(p, "tick")]
         self._world = self.world.handlers()
         for prop in self.rules:
@@ -166,8 +167,7 @@ class Checker:
 
     def due(self, prop: Property) -> None:
         """Have ``prop.end()`` called at the end of the current step."""
-        if prop not in self._due:
-            self._due.append(prop)
+        self._due[prop] = None
 
     def _on_begin(self, row: Any, arg: Any) -> None:
         self.step, self.step_arg = row, arg
@@ -196,7 +196,7 @@ class Checker:
             for handler in handlers:
                 handler(self.step_arg, rejection)
         if self._due:
-            due, self._due = self._due, []
+            due, self._due = self._due, {}
             for prop in due:
                 prop.end()
         self._end_of_step()

@@ -446,16 +446,12 @@ class LastChangeEndsTheTrace(Property):
         super().__init__(checker)
         #: the time of the latest step seen changing something
         self.latest: int | None = None
-        self._due = False  # end() is asked for, once per step
 
     def changed(self, *args: Any) -> None:
-        self.latest = self.world.clock.now
-        if not self._due:
-            self._due = True
-            self.due()
+        self.latest = self.world.now
+        self.due()
 
     def end(self) -> None:
-        self._due = False
         self.compare()
 
     def tick(self) -> None:
