@@ -38,7 +38,7 @@ from model.clock import INSTANCE_STEP, RUN_STEP, Clock
 from model.config import ENABLE, ScaleSetConfig, check_errors, check_warnings, v_refusal
 from model.events import Event, Rejected, Rejection
 from model.history import UpgradeHistory, history_view
-from model.instance import Instance, Power, Provisioning
+from model.instance import BUSY_STATES, Instance, Power, Provisioning
 from model.lifecycles import instance_machine, run_machine
 from model.result import Result, result_of
 
@@ -218,7 +218,7 @@ class ScaleSet:
         if (
             inst.power_state != Power.RUNNING
             or inst.provisioning_state != Provisioning.SUCCEEDED
-            or inst.busy
+            or inst.state in BUSY_STATES  # Instance.busy, read here without the call
         ):
             return False
         return self.probe is None or self.probe_ok(inst)
@@ -230,7 +230,7 @@ class ScaleSet:
         if inst.app_health is not None:
             return inst.app_health
         started = inst.app_started_at
-        if started is None or self.catalog.is_broken(inst.image_version):
+        if started is None or inst.image_version in self.catalog.broken:  # D14
             return False
         return self.clock.now - started >= self.timings.app_start_seconds
 
