@@ -117,10 +117,19 @@ class HealthWaitFollowsR6(Property):
         super().__init__(checker)
         #: awaited member -> the first time it was seen healthy (None: not yet)
         self.awaiting: dict[int, int | None] = {}
+        #: instance -> the deadline of its last health wait
+        self.deadlines: dict[int, int] = {}
 
     def after_extensions_finished(self, inst: Any, ok: bool) -> None:
-        if self.world.instances[inst.id].op == "awaiting":
+        world = self.world
+        if world.instances[inst.id].op == "awaiting":
             self.awaiting[inst.id] = None
+            earlier = self.deadlines.get(inst.id)
+            if earlier is not None and earlier > world.now:
+                # the deadline of a wait that ended early is still to come: a
+                # stale timer that must not end this wait
+                self.sometimes("earlier health deadline inside a later wait")
+            self.deadlines[inst.id] = world.now + world.timings.health_wait_seconds
 
     def before_member_done(self, run: Any, inst: Any) -> None:
         world = self.world

@@ -142,6 +142,58 @@ def test_r6_batch_waits_for_health() -> None:
     assert (run.code, run.end) == ("Completed", 1150)
 
 
+def _back_to_back_runs() -> tuple[object, object]:
+    """One instance, a probe, an application that takes 100 s to start. Run 1:
+    disk 0-120, extensions 120-180, healthy at 280 (its wait would end at 480),
+    Completed at 280. A publication at 280 starts run 2 at once: disk 280-400,
+    extensions 400-460, so the instance waits again while the deadline of its
+    first wait (480) is still queued. It is healthy at 560, its own deadline 760."""
+    from properties.checker import Checker
+
+    ss = make(1, health_probe=PROBE, timings=Timings(app_start_seconds=100))
+    checker = Checker(ss)
+    ss.subscribe(checker)
+    play(ss, [PublishImage(0, "1.0.1"), PublishImage(280, "1.0.2")], until=1000)
+    return ss, checker
+
+
+def test_r6_a_stale_health_deadline_of_an_earlier_wait_ends_nothing() -> None:
+    ss, checker = _back_to_back_runs()
+    first, second = ss.runs
+    assert (first.code, first.end, second.start) == ("Completed", 280, 280)
+    outcome = second.batches[0].outcomes[0]
+    assert (outcome.status, outcome.at) == ("successful", 560)  # not failed at 480
+    assert (second.code, second.end) == ("Completed", 560)
+    assert "earlier health deadline inside a later wait" in checker.reached
+    assert checker.violations == []
+
+
+def test_r6_a_stale_deadline_acting_on_a_later_wait_is_caught() -> None:
+    """A broken variant (mutmut's #128): a reimage resets the operation token to
+    1 instead of stepping it, so the first wait's deadline, still queued, ends
+    the second wait at 480 with the instance not yet healthy."""
+    from model.actors import instances
+    from properties.mutants import replace
+
+    begin = instances.begin_reimage
+
+    def begin_reimage(ss, inst, run) -> None:
+        inst.op_token = 0  # every reimage then takes token 1, as the first did
+        begin(ss, inst, run)
+
+    patches = replace(instances, "begin_reimage", begin_reimage)
+    for patch in patches:
+        patch.start()
+    try:
+        ss, checker = _back_to_back_runs()
+    finally:
+        for patch in reversed(patches):
+            patch.stop()
+    outcome = ss.runs[1].batches[0].outcomes[0]
+    assert (outcome.status, outcome.at) == ("failed", 480)
+    assert {v.invariant for v in checker.violations} >= {"health_wait_follows_r6"}
+
+
 def test_r6_never_healthy_fails_after_health_wait() -> None:
     # An unhealthy answer after the new disk (220) stands: instance 0 is never
     # healthy, fails at 280 + 300 = 580; instance 1 is done at 310.
