@@ -52,11 +52,14 @@ BOUNDARIES: tuple[str, ...] = (
 #: one rolled back (ids are contiguous and scale-in removes the highest); an
 #: instance awaits health again before the deadline of its previous wait (one
 #: that ended early) only when a run reaches it within health_wait_seconds of
-#: the previous run's wait, with timings that allow it: campaigns meet both
-#: rarely
+#: the previous run's wait, with timings that allow it; section 4's
+#: upgraded-unhealthy comparison sits on its edge only in a run that goes on
+#: after some members failed, with max_unhealthy_upgraded_instance_percent set
+#: (the default profile meets it on seeds 1 to 3, ci on seed 0 does not)
 RARE_BOUNDARIES: tuple[str, ...] = (
     "Service Fabric scope with a gap",
     "earlier health deadline inside a later wait",
+    "upgraded instances failed at exactly the limit",
 )
 #: reached too, reported, not required
 EXTRA_SCENARIOS: tuple[str, ...] = ("quiet run completed (L1)",)

@@ -203,6 +203,10 @@ class EndOfBatchFollowsD7a(Property):
             decision = Code.CANCELLED
         else:
             decision = "pause"
+        at_limit = pct is not None and 0 < counts["failed"] == upgraded_limit(done, pct)
+        if at_limit and not seen.batches[-1].provisioning_failed:
+            # section 4's comparison decided, on its edge: not more than the limit
+            self.sometimes("upgraded instances failed at exactly the limit")
         self.expected, self.got = (run.number, decision), "pause"
 
     def before_run_ended(self, run: Any) -> None:
