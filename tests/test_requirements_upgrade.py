@@ -9,6 +9,8 @@ wait, R7)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from model import (
     AppHealth,
     CredentialConfig,
@@ -142,7 +144,7 @@ def test_r6_batch_waits_for_health() -> None:
     assert (run.code, run.end) == ("Completed", 1150)
 
 
-def _back_to_back_runs() -> tuple[object, object]:
+def _back_to_back_runs() -> tuple[Any, Any]:
     """One instance, a probe, an application that takes 100 s to start. Run 1:
     disk 0-120, extensions 120-180, healthy at 280 (its wait would end at 480),
     Completed at 280. A publication at 280 starts run 2 at once: disk 280-400,
@@ -169,9 +171,12 @@ def test_r6_a_stale_health_deadline_of_an_earlier_wait_ends_nothing() -> None:
 
 
 def test_r6_a_stale_deadline_acting_on_a_later_wait_is_caught() -> None:
-    """A broken variant (mutmut's #128): a reimage resets the operation token to
-    1 instead of stepping it, so the first wait's deadline, still queued, ends
-    the second wait at 480 with the instance not yet healthy."""
+    """A broken variant (one of mutmut's survivors on ci, docs/mutmut.md): a
+    reimage resets the operation token to 1 instead of stepping it, so the
+    first wait's deadline, still queued, ends the second wait at 480 with the
+    instance not yet healthy."""
+    from contextlib import ExitStack
+
     from model.actors import instances
     from properties.mutants import replace
 
@@ -181,14 +186,10 @@ def test_r6_a_stale_deadline_acting_on_a_later_wait_is_caught() -> None:
         inst.op_token = 0  # every reimage then takes token 1, as the first did
         begin(ss, inst, run)
 
-    patches = replace(instances, "begin_reimage", begin_reimage)
-    for patch in patches:
-        patch.start()
-    try:
+    with ExitStack() as stack:
+        for patch in replace(instances, "begin_reimage", begin_reimage):
+            stack.enter_context(patch)
         ss, checker = _back_to_back_runs()
-    finally:
-        for patch in reversed(patches):
-            patch.stop()
     outcome = ss.runs[1].batches[0].outcomes[0]
     assert (outcome.status, outcome.at) == ("failed", 480)
     assert {v.invariant for v in checker.violations} >= {"health_wait_follows_r6"}
