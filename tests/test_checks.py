@@ -297,6 +297,14 @@ def test_v9_large_multi_placement_group_trace_is_fine() -> None:
         (Policy(pause_time_between_batches="1 minute"), "policy.pause_time_between_batches"),
         (Policy(pause_time_between_batches="P"), "policy.pause_time_between_batches"),
         (Policy(pause_time_between_batches="PT"), "policy.pause_time_between_batches"),
+        # V10: years, months and fractions have no fixed length in seconds
+        (Policy(pause_time_between_batches="P1Y"), "policy.pause_time_between_batches"),
+        (Policy(pause_time_between_batches="P1M"), "policy.pause_time_between_batches"),
+        (Policy(pause_time_between_batches="PT1.5S"), "policy.pause_time_between_batches"),
+        (Policy(pause_time_between_batches="PT0,5S"), "policy.pause_time_between_batches"),
+        # digits are ASCII digits, and the duration is the whole text
+        (Policy(pause_time_between_batches="PT\u0663S"), "policy.pause_time_between_batches"),
+        (Policy(pause_time_between_batches="PT1S\n"), "policy.pause_time_between_batches"),
     ],
 )
 def test_v10_out_of_range(policy: Policy, field: str) -> None:
