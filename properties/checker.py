@@ -91,6 +91,8 @@ class Checker:
         self.step: Any = None
         self.step_arg: Any = None
         self._touched_runs: dict[int, Any] = {}
+        #: the time of the last tick: time moving on past it ticks again
+        self._ticked_at = 0
         self._history_due = False
         self._view: Any = None
         self._plan = _plan(tuple(type(p) for p in self.rules))
@@ -170,6 +172,11 @@ class Checker:
         self._due[prop] = None
 
     def _on_begin(self, row: Any, arg: Any) -> None:
+        if self.ss.clock.now > self._ticked_at:
+            # time moved on since the last step: everything due before now is
+            # done, and the time-based checks look at it (in a replay as in
+            # the campaign, whose machine also ticks after each of its steps)
+            self.tick()
         self.step, self.step_arg = row, arg
         self._view = None
         name = row.name
@@ -338,9 +345,10 @@ class Checker:
         the property machine): the L1 and L2 deadlines of the run still going
         (a run that stopped moving has no step to check at), and the rules
         that time alone can bring into force (the history's 60 days)."""
-        self.liveness.maybe()
+        self._ticked_at = self.ss.clock.now
         for tick in self._ticks:
             tick()
+        self.liveness.maybe()
 
     def finish(self) -> None:
         """At the end of a replay or of an example: ``tick`` and the checks of

@@ -345,10 +345,10 @@ def _deploy_keeps_failed_instances() -> list[AbstractContextManager[Any]]:
     ]
 
 
-# --------------------------------------------------------------------- L1
+# --------------------------------------------------------------------- R6
 @_mutant(
     "healthy_instances_wait_out_the_health_wait",
-    "L1",
+    "health_wait_follows_r6",
     "R6: an upgraded instance is done only at the end of its health wait, even when healthy",
     rule="R6",
 )
@@ -356,15 +356,26 @@ def _healthy_instances_wait() -> list[AbstractContextManager[Any]]:
     return replace(orchestrator, "recheck", lambda ss, inst: None)
 
 
-# --------------------------------------------------------------------- L2
 @_mutant(
     "health_wait_never_runs_out",
-    "L2",
+    "health_wait_follows_r6",
     "R6: the health deadline never fires, so an unhealthy instance holds its batch forever",
     rule="R6",
 )
 def _health_wait_never_runs_out() -> list[AbstractContextManager[Any]]:
     return replace(orchestrator, "health_deadline", lambda ss, arg: False)
+
+
+# --------------------------------------------------------------------- L2
+@_mutant(
+    "pause_never_ends",
+    "L2",
+    "R8, section 4 pause_time_between_batches: the end of the pause between batches "
+    "never acts, so a run that paused never moves on",
+    rule="R8",
+)
+def _pause_never_ends() -> list[AbstractContextManager[Any]]:
+    return replace(orchestrator, "end_of_pause", lambda ss, run: False)
 
 
 # The rest of the variants, one module per part of the model; importing them

@@ -394,3 +394,29 @@ def _end_of_pause_not_counted() -> Patches:
         return False
 
     return replace(orchestrator, "end_of_pause", quiet_end_of_pause)
+
+
+# --------------------------------------------------------------------- rollback
+@_mutant(
+    "rolled_back_keeps_new_disk",
+    "rollback_restores_previous_disk",
+    "section 4 automatic_rollback: a member is reported rolled back while it keeps the "
+    "new OS disk and version",
+    rule="section 4 automatic_rollback",
+)
+def _rolled_back_keeps_new_disk() -> Patches:
+    from model.actors import instances
+
+    def rollback_restored(ss: ScaleSet, arg: tuple[Any, int]) -> bool:
+        inst, token = arg
+        if inst.op_token != token:
+            return False
+        inst.provisioning_state = inst.previous_disk[2]
+        inst.app_health = None
+        inst.restore()
+        instances.start_application(ss, inst)
+        ss.record("rollback_restored", inst)
+        orchestrator.member_rolled_back(ss, inst)
+        return True
+
+    return replace(instances, "rollback_restored", rollback_restored)

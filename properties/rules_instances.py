@@ -324,10 +324,14 @@ class HealthIsR7(Property):
     end_expire_credential = end_regenerate_credential = end_update_model = _event_ended
     end_scale_out = end_scale_in = end_set_automatic_upgrade = _event_ended
     end_start_upgrade = end_cancel_upgrade = _event_ended
+    # ... and of every internal step, so that a replay compares as often as the campaign
+    end_disk_replaced = end_extensions_finished = end_application_up = _event_ended
+    end_rollback_restored = end_health_deadline = end_end_of_batch = _event_ended
+    end_end_of_pause = _event_ended
 
     def end(self) -> None:
-        """At the end of each event, and whenever time may have passed (the
-        instances touched since: internal steps only gather them)."""
+        """At the end of each event and internal step, and whenever time may
+        have passed: the instances touched since the last comparison."""
         if self.touched:
             self._compare(self.touched)
             self.touched = set()

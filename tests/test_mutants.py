@@ -25,6 +25,8 @@ from properties.rules_all import PROPERTIES
 from vmss_spec.cli import main
 from vmss_spec.replay import first_violation
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
 #: the ci profile's seeds tried in turn until one names the expected property
 #: (seed 0 catches most; a variant whose rule needs a rarer history, such as
 #: a fault exactly at the check after the first batch, may need the next);
@@ -124,12 +126,28 @@ def test_i12_deploy_leaving_instances_failed_is_caught(tmp_path, capsys) -> None
     _assert_caught("deploy_keeps_failed_instances", tmp_path, capsys)
 
 
-def test_l1_healthy_instances_waiting_out_the_health_wait_is_caught(tmp_path, capsys) -> None:
+def test_r6_healthy_instances_waiting_out_the_health_wait_is_caught(tmp_path, capsys) -> None:
     _assert_caught("healthy_instances_wait_out_the_health_wait", tmp_path, capsys)
 
 
-def test_l2_health_wait_that_never_runs_out_is_caught(tmp_path, capsys) -> None:
+def test_r6_healthy_member_done_only_at_its_deadline_fails_the_example_replay() -> None:
+    """Replay checks what the campaign checks, at every step: the time-based
+    checks run whenever time moves on, not only at the trace's end."""
+    with MUTANTS["healthy_instances_wait_out_the_health_wait"].applied():
+        found = first_violation(EXAMPLES / "maintenance-during-batch.json")
+    assert found is not None and found.invariant == "health_wait_follows_r6", found
+
+
+def test_r6_health_wait_that_never_runs_out_is_caught(tmp_path, capsys) -> None:
     _assert_caught("health_wait_never_runs_out", tmp_path, capsys)
+
+
+def test_l2_pause_that_never_ends_is_caught(tmp_path, capsys) -> None:
+    _assert_caught("pause_never_ends", tmp_path, capsys)
+
+
+def test_d15_rollback_that_keeps_the_new_disk_is_caught(tmp_path, capsys) -> None:
+    _assert_caught("rolled_back_keeps_new_disk", tmp_path, capsys)
 
 
 #: the variants with a test of their own above (docs/rules.toml names those tests)
