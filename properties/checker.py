@@ -179,7 +179,7 @@ class Checker:
             self.tick()
         self.step, self.step_arg = row, arg
         self._view = None
-        name = row.name
+        name = self.world.step_name = row.name
         handlers = self._begin.get(name)
         if handlers is None:
             handlers = self._begin[name] = self._bind(self._plan.get(f"begin_{name}", []))
@@ -210,6 +210,7 @@ class Checker:
         self.step = self.step_arg = None
 
     def _on_event(self, event: Any) -> None:
+        self.world.event_accepted(event)
         self.liveness.event(event)
         self._ended()
 
@@ -263,9 +264,9 @@ class Checker:
         self.liveness.changed()
 
     def _inv_member_done(self, run: Any, inst: Any) -> None:
-        outcome = run.batches[-1].outcomes[inst.id]
-        self._report("I4", inv.upgraded_to_target(run, inst, outcome.rolled_back))
-        self._report("I6", inv.waited_for_health(self.world, run, inst), self.world.probe)
+        batch = self.world.runs[run.number - 1].batches[-1]
+        self._report("I4", inv.upgraded_to_target(run, inst, inst.id in batch.rolled_back))
+        self._report("I6", inv.waited_for_health(self.world, batch, inst), self.world.probe)
         self._touched_runs[run.number] = run
 
     def _inv_batch_ended(self, run: Any, batch: Any) -> None:
@@ -280,8 +281,11 @@ class Checker:
 
     def _inv_run_ended(self, run: Any) -> None:
         self._report("I11", inv.no_orphans(self.world, run), applied=bool(run.batches))
-        self._report("I3", [], applied=run.state == Code.FAULTED)
-        if run.state != Code.CANCELLED or run.batches:
+        seen = self.world.runs[run.number - 1]
+        if seen.stopped_at is not None:
+            # I3, where it applies: a run this layer saw stopped started no batch after
+            self._report("I3", inv.no_batch_after_the_stop(seen))
+        if seen.code != Code.CANCELLED or seen.batches:
             self._report("L2", inv.run_moves_on(self.world, run, run.end), bool(run.batches))
         self.liveness.run_ended(run)
         self._touched_runs[run.number] = run

@@ -9,11 +9,12 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from model.instance import Power, Provisioning
+from model.instance import Power
 from model.run import Code, ErrorCode
 
 if TYPE_CHECKING:
     from model.scaleset import ScaleSet
+    from properties.observed import World
 
 #: the scenarios the property suite must reach (no vacuous passes)
 SCENARIOS: tuple[str, ...] = (
@@ -69,49 +70,41 @@ _SIXTY_DAYS = 60 * 86400
 
 
 class Coverage:
-    """The scenarios one example reached, observed from the scale set after
-    each step; ``reach`` is called once per scenario newly reached."""
+    """The scenarios one example reached, read from the property layer's own
+    observations (properties/observed.py) after each step, never from the
+    model's bookkeeping; ``reach`` is called once per scenario newly reached."""
 
     def __init__(self, reach: Callable[[str], None]) -> None:
         self.reach = reach
         self._runs_seen = 0
-        self._deploys_seen = 0
-        #: deploy index -> the instances whose provisioning had failed when it started
-        self.failed_before: dict[int, set[int]] = {}
+        self._recoveries = 0
 
-    def observe(self, ss: ScaleSet) -> None:
+    def observe(self, world: World) -> None:
         """Record the scenarios reached so far (SCENARIOS)."""
-        runs = ss.runs
-        sf = ss.service_fabric is not None
+        runs = world.runs
+        sf = world.service_fabric is not None
         while self._runs_seen < len(runs):
             run = runs[self._runs_seen]
-            if run.rolled_back:
+            if any(batch.rolled_back for batch in run.batches):
                 self.reach("automatic rollback")
             if sf and run.batches:
                 self.reach("Service Fabric run")
-            if run.active:
+            if run.end is None:
                 break
             self._runs_seen += 1
-            if run.state == Code.COMPLETED:
+            if run.code == Code.COMPLETED:
                 self.reach("run Completed")
-            elif run.state == Code.FAULTED:
-                self.reach(f"run Faulted: {run.error[0]}")
-            elif run.state == Code.CANCELLED:
-                how = "cancel" if run.cancel_requested else "opt-out"
+            elif run.code == Code.FAULTED:
+                self.reach(f"run Faulted: {run.error}")
+            elif run.code == Code.CANCELLED:
+                how = "cancel" if run.cancel_asked else "opt-out"
                 self.reach(f"run Cancelled by {how}")
         # R16: more than five runs, and the five newest started within 60 days.
-        if len(runs) > 5 and runs[-5].start >= ss.now - _SIXTY_DAYS:
+        if len(runs) > 5 and runs[-5].start >= world.now - _SIXTY_DAYS:
             self.reach("history at its cap of five")
-        deploys = ss.deploys
-        while self._deploys_seen < len(deploys) and deploys[self._deploys_seen].end is not None:
-            deploy = deploys[self._deploys_seen]
-            failed = self.failed_before.pop(self._deploys_seen, set())
-            self._deploys_seen += 1
-            if deploy.succeeded and any(
-                i in ss.instances and ss.instances[i].provisioning_state == Provisioning.SUCCEEDED
-                for i in failed
-            ):
-                self.reach("recovery after a credential failure")
+        if world.recoveries > self._recoveries:
+            self._recoveries = world.recoveries
+            self.reach("recovery after a credential failure")
 
 
 def describe(ss: ScaleSet) -> str:

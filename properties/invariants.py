@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from model.actors.deploy import Deploy
     from model.instance import Instance
     from model.run import Batch, UpgradeRun
-    from properties.observed import SeenRun, World
+    from properties.observed import SeenBatch, SeenRun, World
 
 INVARIANTS: dict[str, str] = {
     "I1": "Batch cap",
@@ -110,6 +110,18 @@ def pre_check_passed(world: World, run: UpgradeRun, batch: Batch) -> Problems:
 
 
 # --------------------------------------------------------------------- I3
+def no_batch_after_the_stop(seen: SeenRun) -> Problems:
+    """I3 at the end of a run this layer saw stopped (a failed pre-batch check,
+    a provisioning failure or the upgraded limit, D5, D6, D7a): no batch
+    started after the stop."""
+    late = [
+        b.number for b in seen.batches if seen.stopped_at is not None and b.start > seen.stopped_at
+    ]
+    if late:
+        return [f"run {seen.number} stopped at {seen.stopped_at} yet started batches {late} after"]
+    return []
+
+
 def stopped_runs_start_no_batch(world: World, seen: SeenRun, number: int) -> Problems:
     """I3 (D5, D6, D7a): no batch starts after a batch that ended with a
     provisioning failure or over the upgraded-unhealthy limit, nor after a
@@ -202,29 +214,30 @@ def data_disks_kept(inst: Instance, data_disks: tuple[str, ...]) -> Problems:
 
 
 # --------------------------------------------------------------------- I6
-def waited_for_health(world: World, run: UpgradeRun, inst: Instance) -> Problems:
+def waited_for_health(world: World, batch: SeenBatch, inst: Instance) -> Problems:
     """I6 (R6, D11): with a probe, an instance is done in its batch only when
     its provisioning failed, it is healthy, or it waited health_wait_seconds
-    after its extensions finished (the world as observed before it was done)."""
+    after its extensions finished (the world as observed before it was done;
+    ``batch`` is the batch as observed, which says who was rolled back)."""
     if not world.probe:
         return []
-    outcome = run.batches[-1].outcomes.get(inst.id)
     seen = world.instances.get(inst.id)
-    if outcome is None or outcome.provisioning_failed or seen is None:
+    if inst.id in batch.provisioning_failed or seen is None:
         return []
-    if world.healthy(seen) and not outcome.rolled_back:
+    rolled_back = inst.id in batch.rolled_back
+    if world.healthy(seen) and not rolled_back:
         return []
     provisioned = seen.provisioned_at
     wait = world.timings.health_wait_seconds
     now = world.now
-    if outcome.rolled_back:
+    if rolled_back:
         waited = now - world.timings.os_disk_seconds - (provisioned or 0)
     else:
         waited = now - (provisioned if provisioned is not None else now)
     if provisioned is None or waited < wait:
         return [
-            f"instance {inst.id} counted {outcome.status} in run {run.number} batch "
-            f"{len(run.batches)} at {now}, unhealthy after waiting {waited}s of {wait}s"
+            f"instance {inst.id} done in batch {batch.number} at {now}, unhealthy "
+            f"after waiting {waited}s of {wait}s"
         ]
     return []
 

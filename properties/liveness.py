@@ -45,7 +45,7 @@ from properties.invariants import batch_bound
 
 if TYPE_CHECKING:
     from model.run import Batch, UpgradeRun
-    from properties.observed import World
+    from properties.observed import SeenRun, World
 
 Report = Callable[[str, list[str]], None]
 
@@ -75,8 +75,9 @@ def credentials_valid_until(world: World) -> int:
     return min(expiries, default=_NEVER)
 
 
-def quiet_reasons(world: World, run: UpgradeRun, limit: int = 3) -> list[str]:
-    """L1: why the environment is not quiet for ``run`` now; empty when it is."""
+def quiet_reasons(world: World, run: SeenRun, limit: int = 3) -> list[str]:
+    """L1: why the environment is not quiet for ``run`` (as observed) now;
+    empty when it is."""
     reasons: list[str] = []
     t = world.timings
     if world.probe and t.app_start_seconds > t.health_wait_seconds:
@@ -86,7 +87,7 @@ def quiet_reasons(world: World, run: UpgradeRun, limit: int = 3) -> list[str]:
         )
     if not world.auto:
         reasons.append("automatic upgrades are off")
-    if run.cancel_requested:
+    if run.cancel_asked:
         reasons.append("a cancel was asked")
     if run.target in world.broken:
         reasons.append(f"the target {run.target} is broken")
@@ -146,8 +147,9 @@ class Liveness:
     def run_started(self, run: UpgradeRun) -> None:
         """L1: a run that starts while the environment is quiet is watched."""
         self.next_due = 0
-        if run.active and not quiet_reasons(self.world, run, limit=1):
-            scope = len(run.scope)
+        seen = self.world.runs[run.number - 1]
+        if run.active and not quiet_reasons(self.world, seen, limit=1):
+            scope = len(seen.statuses)
             self.quiet[run.number] = QuietRun(run, scope, credentials_valid_until(self.world))
             self.quiet_started += 1
 

@@ -246,7 +246,8 @@ class UpgradeMachine(RuleBasedStateMachine):
         """I1-I12, L1, L2: the Checker saw no violation (it checks after every
         internal step and event; here the L1/L2 deadlines at the current time)."""
         self.campaign.steps += 1
-        self.coverage.observe(self.ss)
+        if self.checking:
+            self.coverage.observe(self.checker.world)
         if self._final:
             self._note_step()
             note(f"  {describe(self.ss)}")

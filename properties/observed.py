@@ -24,11 +24,22 @@ from typing import Any
 import attrs
 
 from model.instance import Provisioning
-from model.run import PLATFORM, Code, Status
-from properties.expect import is_newer, newest, pause_seconds, v_errors
+from model.run import PLATFORM, Code, ErrorCode, Status
+from properties.expect import (
+    is_newer,
+    newest,
+    pause_seconds,
+    unhealthy_limit,
+    upgraded_limit,
+    v_errors,
+)
 
 #: the operations in flight that make an instance unhealthy (R7)
 BUSY = frozenset({"creating", "reimaging", "extensions", "rolling_back", "model_update"})
+#: the events that may stop a run at once (D7)
+USER_STOPS = frozenset({"cancel_upgrade", "set_automatic_upgrade"})
+#: the codes a run ends with (D5, D7)
+ENDS = frozenset({Code.COMPLETED, Code.FAULTED, Code.CANCELLED})
 
 
 @attrs.define(eq=False)
@@ -90,6 +101,11 @@ class SeenRun:
     error: str | None = None
     #: (time, unhealthy, limit) of a pre-batch check that found unhealthy > limit
     failed_check: tuple[int, int, int] | None = None
+    #: what this layer decided at the run's last decision point (D7a, D5, R4):
+    #: "Completed", "Faulted <error code>", "Cancelled", "batch" or "pause"
+    decision: str | None = None
+    #: when this layer decided the run stops Faulted (I3: no batch after it)
+    stopped_at: int | None = None
 
     def set(self, instance_id: int, status: str) -> None:
         old = self.statuses.get(instance_id)
@@ -142,7 +158,15 @@ class World:
         self.active: SeenRun | None = None
         #: the last pre-batch check as counted here: (run, time, N, unhealthy)
         self.last_check: tuple[int, int, int, int] | None = None
+        #: the decision of the last pre-batch check: (outcome, N, unhealthy, limit)
+        self.check_decision: tuple[str, int, int, int] | None = None
         self.deploy: SeenDeploy | None = None
+        #: the deploys seen end, with the instances whose provisioning had
+        #: failed when each started (the scenario of a recovery)
+        self.failed_before_deploy: set[int] = set()
+        self.recoveries = 0
+        #: the name of the step under way (the checker sets it at each begin)
+        self.step_name: str | None = None
 
     def _add(self, version: str) -> SeenInstance:
         i = self.next_id
@@ -204,6 +228,63 @@ class World:
             for s in self.instances.values()
         )
 
+    # ------------------------------------------------------------ decisions
+    def member_status(self, seen_run: SeenRun, instance_id: int) -> str:
+        """D11, R6, section 4: how a batch member that is done now counts, as
+        this layer sees it: failed when its extensions failed or it was
+        rolled back; otherwise successful exactly when healthy (R7) now."""
+        batch = seen_run.batches[-1]
+        if instance_id in batch.provisioning_failed or instance_id in batch.rolled_back:
+            return Status.FAILED
+        healthy = self.healthy(self.instances[instance_id])
+        return Status.SUCCESSFUL if healthy else Status.FAILED
+
+    def decide_pre_batch(self, seen: SeenRun) -> tuple[str, int, int, int]:
+        """R4, R8, D1, D5, D7a: the pre-batch check now: Completed with nothing
+        pending; Faulted (MaxUnhealthyInstancePercentExceededBeforeRollingUpgrade
+        before the first batch, InRollingUpgrade after) when more than
+        floor(N x pct / 100) instances are unhealthy; else the next batch.
+        Returns (outcome, N, unhealthy, limit)."""
+        n = len(self.instances)
+        unhealthy = len(self.unhealthy())
+        limit = unhealthy_limit(n, self.policy.max_unhealthy_instance_percent)
+        if seen.counts[Status.PENDING] == 0:
+            outcome = Code.COMPLETED
+        elif unhealthy > limit:
+            code = (
+                ErrorCode.IN_ROLLING_UPGRADE if seen.batches else ErrorCode.BEFORE_ROLLING_UPGRADE
+            )
+            outcome = f"{Code.FAULTED} {code}"
+            seen.failed_check = (self.now, unhealthy, limit)
+        else:
+            outcome = "batch"
+        return outcome, n, unhealthy, limit
+
+    def decide_end_of_batch(self, seen: SeenRun) -> str:
+        """D7a, D6, D7, R14, section 4: at a batch's end, in this order: a
+        provisioning failure in it, Faulted (VMExtensionProvisioningError);
+        more failed than floor((successful + failed) x pct / 100) of the
+        upgraded, Faulted (MaxUnhealthyUpgradedInstancePercentExceeded
+        InRollingUpgrade); nothing pending, Completed; a cancel asked or
+        automatic upgrades off for a Platform run, Cancelled; else a pause."""
+        counts = seen.counts
+        pct = self.policy.max_unhealthy_upgraded_instance_percent
+        done = counts[Status.SUCCESSFUL] + counts[Status.FAILED]
+        if seen.batches[-1].provisioning_failed:
+            return f"{Code.FAULTED} {ErrorCode.PROVISIONING}"
+        if pct is not None and counts[Status.FAILED] > upgraded_limit(done, pct):
+            return f"{Code.FAULTED} {ErrorCode.UPGRADED_UNHEALTHY}"
+        if counts[Status.PENDING] == 0:
+            return Code.COMPLETED
+        if seen.cancel_asked or (seen.started_by == PLATFORM and not self.auto):
+            return Code.CANCELLED
+        return "pause"
+
+    def _decided(self, seen: SeenRun, decision: str) -> None:
+        seen.decision = decision
+        if decision.startswith(Code.FAULTED):
+            seen.stopped_at = self.now
+
     # ------------------------------------------------------------ events seen
     def on_image_published(self, ev: Any) -> None:
         self.versions.append(ev.version)
@@ -234,8 +315,11 @@ class World:
     def on_automatic_upgrades(self, enabled: bool) -> None:
         self.auto = enabled
 
-    def on_cancel_asked(self, run: Any) -> None:
-        self.runs[run.number - 1].cancel_asked = True
+    def event_accepted(self, ev: Any) -> None:
+        """D7: a cancel accepted while a run is active stands from now on (the
+        checker calls this at the end of each accepted event)."""
+        if ev.NAME == "cancel_upgrade" and self.active is not None:
+            self.active.cancel_asked = True
 
     def on_instance_created(self, inst: Any) -> None:
         seen = self._add(inst.image_version)
@@ -243,6 +327,7 @@ class World:
 
     def on_instance_removed(self, inst: Any) -> None:
         del self.instances[inst.id]
+        self.failed_before_deploy.discard(inst.id)
         for run in self.runs:
             status = run.statuses.pop(inst.id, None)
             if status is not None:
@@ -255,6 +340,9 @@ class World:
             self.referenced[name] = len(tokens) - 1
         members = set(deploy.members)
         self.deploy = SeenDeploy(self.clock.now, members, set(members))
+        self.failed_before_deploy = {
+            i for i, s in self.instances.items() if s.provisioning == Provisioning.FAILED
+        }
         for i in members:
             seen = self.instances[i]
             seen.op, seen.since, seen.provisioning = (
@@ -265,6 +353,14 @@ class World:
 
     def on_deploy_ended(self, deploy: Any) -> None:
         self.deploy = None
+        failed, self.failed_before_deploy = self.failed_before_deploy, set()
+        instances = self.instances
+        if any(instances[i].provisioning == Provisioning.SUCCEEDED for i in failed) and all(
+            instances[i].provisioning == Provisioning.SUCCEEDED
+            for i in deploy.members
+            if i in instances
+        ):
+            self.recoveries += 1  # a deploy that succeeded recovered a credential failure
 
     # ------------------------------------------------------------ runs seen
     def on_run_started(self, run: Any, reason: str) -> None:
@@ -281,6 +377,12 @@ class World:
         self.runs.append(seen)
         self.active = seen
 
+    def on_pre_batch_check(self, run: Any) -> None:
+        seen = self.runs[run.number - 1]
+        decision = self.check_decision = self.decide_pre_batch(seen)
+        self.last_check = (run.number, self.now, decision[1], decision[2])  # I2 reads it
+        self._decided(seen, decision[0])
+
     def on_batch_started(self, run: Any, batch: Any) -> None:
         seen_run = self.runs[run.number - 1]
         seen_run.batches.append(SeenBatch(batch.number, list(batch.instances), self.clock.now))
@@ -293,7 +395,7 @@ class World:
 
     def on_member_done(self, run: Any, inst: Any) -> None:
         seen_run = self.runs[run.number - 1]
-        status = run.batches[-1].outcomes[inst.id].status
+        status = self.member_status(seen_run, inst.id)
         seen_run.batches[-1].done[inst.id] = status
         seen_run.batches[-1].last_done = self.clock.now
         seen_run.set(inst.id, status)
@@ -303,12 +405,24 @@ class World:
             seen.op = "ready"
 
     def on_batch_ended(self, run: Any, batch: Any) -> None:
-        self.runs[run.number - 1].batches[-1].end = self.clock.now
+        seen = self.runs[run.number - 1]
+        seen.batches[-1].end = self.clock.now
+        self._decided(seen, self.decide_end_of_batch(seen))
 
     def on_run_ended(self, run: Any) -> None:
+        """The run's end as this layer decided it (the model's run is only
+        the one named): the decision of this step's check or batch end, or
+        a user's stop with no batch in flight (D7: Cancelled, error null)."""
         seen = self.runs[run.number - 1]
-        seen.end, seen.code = self.clock.now, run.state
-        seen.error = run.error[0] if run.error else None
+        flight = bool(seen.batches) and seen.batches[-1].end is None
+        decision = seen.decision or ""
+        if decision.partition(" ")[0] not in ENDS and self.step_name in USER_STOPS and not flight:
+            decision = Code.CANCELLED
+        code, _, error = decision.partition(" ")
+        seen.end = self.clock.now
+        # an end no decision explains keeps no code: the rule properties say so
+        seen.code = code if code in ENDS else None
+        seen.error = error or None
         self.active = None
 
     # ------------------------------------------------------------ instances seen
@@ -345,11 +459,16 @@ class World:
         )
 
     def on_rollback_restored(self, inst: Any) -> None:
+        """Section 4, D11: a member counts as rolled back when the disk it now
+        has is, by name and version, the one it had before its batch."""
         seen = self.instances[inst.id]
+        restored = seen.prior is not None and (inst.os_disk, inst.image_version) == seen.prior[:2]
+        seen.disk, seen.version = inst.os_disk, inst.image_version
+        seen.disks.add(seen.disk)
         if seen.prior is not None:
-            seen.disk, seen.version, seen.provisioning = seen.prior
+            seen.provisioning = seen.prior[2]
         seen.op, seen.answer, seen.app_since = "ready", None, self.clock.now
-        if seen.run is not None:
+        if seen.run is not None and restored:
             self.runs[seen.run - 1].batches[-1].rolled_back.add(inst.id)
 
     # ------------------------------------------------------------ handlers

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from model.run import PLATFORM, Code, ErrorCode
-from properties.expect import batch_cap, unhealthy_limit, upgraded_limit
+from model.run import Code
+from properties.expect import batch_cap, upgraded_limit
 from properties.rule import Property, rule
 
 
@@ -36,26 +36,14 @@ class PreBatchCheckDecides(Property):
         #: run number -> (expected outcome, n, unhealthy, limit)
         self.pending: dict[int, tuple[str, int, int, int]] = {}
 
-    def before_pre_batch_check(self, run: Any) -> None:
-        world = self.world
-        seen = world.runs[run.number - 1]
-        n = len(world.instances)
-        unhealthy = len(world.unhealthy())
-        world.last_check = (run.number, world.now, n, unhealthy)  # I2 reads it at the batch start
-        limit = unhealthy_limit(n, world.policy.max_unhealthy_instance_percent)
-        if seen.counts["pending"] == 0:
-            outcome = Code.COMPLETED
-        elif unhealthy > limit:
-            code = (
-                ErrorCode.IN_ROLLING_UPGRADE if seen.batches else ErrorCode.BEFORE_ROLLING_UPGRADE
-            )
-            outcome = f"{Code.FAULTED} {code}"
-            seen.failed_check = (world.now, unhealthy, limit)  # observed: I3 holds the run to it
-        else:
-            outcome = "batch"
-            if unhealthy == limit and seen.counts["pending"]:
-                self.sometimes("pre-batch check at exactly the limit")
-        self.pending[run.number] = (outcome, n, unhealthy, limit)
+    def after_pre_batch_check(self, run: Any) -> None:
+        # the observed world decided the check (World.decide_pre_batch); this
+        # property compares what the model did with that decision
+        decision = self.world.check_decision
+        outcome, _n, unhealthy, limit = decision
+        if outcome == "batch" and unhealthy == limit:
+            self.sometimes("pre-batch check at exactly the limit")
+        self.pending[run.number] = decision
         self.due()
 
     def _outcome(self, run: Any, got: str) -> None:
@@ -187,27 +175,17 @@ class EndOfBatchFollowsD7a(Property):
         self.expected: tuple[int, str] | None = None
         self.got: str | None = None
 
-    def before_batch_ended(self, run: Any, batch: Any) -> None:
+    def after_batch_ended(self, run: Any, batch: Any) -> None:
         world = self.world
         seen = world.runs[run.number - 1]
         counts = seen.counts
         pct = world.policy.max_unhealthy_upgraded_instance_percent
         done = counts["successful"] + counts["failed"]
-        if seen.batches[-1].provisioning_failed:
-            decision = f"{Code.FAULTED} {ErrorCode.PROVISIONING}"
-        elif pct is not None and counts["failed"] > upgraded_limit(done, pct):
-            decision = f"{Code.FAULTED} {ErrorCode.UPGRADED_UNHEALTHY}"
-        elif counts["pending"] == 0:
-            decision = Code.COMPLETED
-        elif seen.cancel_asked or (seen.started_by == PLATFORM and not world.auto):
-            decision = Code.CANCELLED
-        else:
-            decision = "pause"
         at_limit = pct is not None and 0 < counts["failed"] == upgraded_limit(done, pct)
         if at_limit and not seen.batches[-1].provisioning_failed:
             # section 4's comparison decided, on its edge: not more than the limit
             self.sometimes("upgraded instances failed at exactly the limit")
-        self.expected, self.got = (run.number, decision), "pause"
+        self.expected, self.got = (run.number, seen.decision or "pause"), "pause"
 
     def before_run_ended(self, run: Any) -> None:
         if self.expected is not None and self.expected[0] == run.number:

@@ -134,10 +134,11 @@ class HealthWaitFollowsR6(Property):
     def before_member_done(self, run: Any, inst: Any) -> None:
         world = self.world
         seen = world.instances[inst.id]
-        outcome = run.batches[-1].outcomes[inst.id]
+        outcome = run.batches[-1].outcomes[inst.id]  # what the model publishes: compared
         self.awaiting.pop(inst.id, None)
         now, at = world.now, seen.provisioned_at
-        seen_batch = world.runs[run.number - 1].batches[-1]
+        seen_run = world.runs[run.number - 1]
+        seen_batch = seen_run.batches[-1]
         if inst.id in seen_batch.provisioning_failed or outcome.provisioning_failed:
             ok = (
                 inst.id in seen_batch.provisioning_failed
@@ -146,22 +147,22 @@ class HealthWaitFollowsR6(Property):
                 and now == at
             )
             why = "its extensions failed"
-        elif outcome.rolled_back:
+        elif inst.id in seen_batch.rolled_back or outcome.rolled_back:
             return  # the rollback property
-        elif not world.probe:
-            healthy = world.healthy(seen)
-            ok = now == at and outcome.status == (Status.SUCCESSFUL if healthy else Status.FAILED)
-            why = f"no probe, extensions finished at {at}, healthy {healthy}"
         else:
-            healthy = world.healthy(seen)
-            deadline = (at or 0) + world.timings.health_wait_seconds
-            if now == deadline:
-                self.sometimes("member done exactly at its health deadline")
-            if outcome.status == Status.SUCCESSFUL:
-                ok = healthy and now <= deadline
+            expected = world.member_status(seen_run, inst.id)
+            if not world.probe:
+                ok = now == at and outcome.status == expected
+                why = f"no probe, extensions finished at {at}, R6 says {expected}"
             else:
-                ok = not healthy and now == deadline
-            why = f"healthy {healthy}, the wait ends at {deadline}"
+                deadline = (at or 0) + world.timings.health_wait_seconds
+                if now == deadline:
+                    self.sometimes("member done exactly at its health deadline")
+                if expected == Status.SUCCESSFUL:
+                    ok = outcome.status == expected and now <= deadline
+                else:
+                    ok = outcome.status == expected and now == deadline
+                why = f"R6 says {expected} now, the wait ends at {deadline}"
         self.check(
             ok,
             lambda: (
@@ -230,27 +231,38 @@ class RollbackRestoresThePreviousDisk(Property):
 
     def before_member_done(self, run: Any, inst: Any) -> None:
         world = self.world
-        outcome = run.batches[-1].outcomes[inst.id]
-        if inst.id in world.runs[run.number - 1].batches[-1].rolled_back:
+        outcome = run.batches[-1].outcomes[inst.id]  # what the model publishes: compared
+        seen_run = world.runs[run.number - 1]
+        batch = seen_run.batches[-1]
+        rolled = inst.id in batch.rolled_back  # observed: its previous disk is back
+        if rolled or outcome.rolled_back:
             # D11: a member whose rollback finished is done failed and rolled back
             self.check(
-                outcome.status == Status.FAILED and outcome.rolled_back,
+                rolled and outcome.status == Status.FAILED and outcome.rolled_back,
                 lambda: (
-                    f"instance {inst.id} rolled back in run {run.number} at {world.now} is "
-                    f"done {outcome.status} (rolled back {outcome.rolled_back}), not failed"
+                    f"instance {inst.id} in run {run.number} at {world.now} is done "
+                    f"{outcome.status}, rolled back {outcome.rolled_back}; observed: "
+                    + ("its previous disk is back" if rolled else "it keeps its new disk")
                 ),
             )
-        if outcome.provisioning_failed or outcome.status != Status.FAILED:
-            return
-        should = world.policy.automatic_rollback and world.probe
-        rolled = sum(len(b.rolled_back) for b in world.runs[run.number - 1].batches)
-        self.check(
-            outcome.rolled_back == should and run.rolled_back == rolled,
-            lambda: (
-                f"instance {inst.id} failed in run {run.number} at {world.now}: rolled back "
-                f"{outcome.rolled_back} (should {should}); run counts {run.rolled_back} of {rolled}"
-            ),
-        )
+        elif inst.id not in batch.provisioning_failed:
+            should = world.policy.automatic_rollback and world.probe
+            if should and world.member_status(seen_run, inst.id) == Status.FAILED:
+                self.check(
+                    False,
+                    f"instance {inst.id} failed in run {run.number} at {world.now} without "
+                    "a rollback, though automatic rollback is on with a probe",
+                )
+        if rolled or outcome.rolled_back:
+            # the rollbackInfo count the model keeps: the members seen rolled back
+            count = sum(len(b.rolled_back) for b in seen_run.batches)
+            self.check(
+                run.rolled_back == count,
+                lambda: (
+                    f"run {run.number} counts {run.rolled_back} rolled back at {world.now}; "
+                    f"{count} were seen to get their previous disk back"
+                ),
+            )
 
 
 @rule
@@ -268,6 +280,8 @@ class NewInstancesFollowR18(Property):
         world = self.world
         sf = world.service_fabric
         ud = inst.id % sf.update_domains if sf is not None else None
+        # the model's scope of the active run (what it publishes) must not
+        # hold it; the observed run's scope never does
         active = self.ss.active_run
         ok = (
             inst.id == world.next_id

@@ -72,10 +72,10 @@ class PlatformRunsStartWhenAllowed(Property):
             self._trigger("opting in", "automatic upgrades were on" if self._was_auto else None)
 
     def after_run_ended(self, run: Any) -> None:
-        if run.state != Code.COMPLETED:
-            return
         world = self.world
         seen = world.runs[run.number - 1]
+        if seen.code != Code.COMPLETED:  # as this layer decided the run's end
+            return
         outside = any(
             i not in seen.statuses
             and s.provisioning != Provisioning.CREATING
