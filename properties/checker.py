@@ -179,7 +179,8 @@ class Checker:
             self.tick()
         self.step, self.step_arg = row, arg
         self._view = None
-        name = self.world.step_name = row.name
+        name = row.name
+        self.world.step_begins(name, arg)
         handlers = self._begin.get(name)
         if handlers is None:
             handlers = self._begin[name] = self._bind(self._plan.get(f"begin_{name}", []))
@@ -210,7 +211,6 @@ class Checker:
         self.step = self.step_arg = None
 
     def _on_event(self, event: Any) -> None:
-        self.world.event_accepted(event)
         self.liveness.event(event)
         self._ended()
 

@@ -112,6 +112,29 @@ def v_errors(config: Any) -> list[str]:
     return sorted(found, key=lambda rule: int(rule[1:]))
 
 
+#: Section 3: "refused with a message that names the field and the rule": the
+#: field of section 7's scale_set each V check is about
+V_FIELDS = {
+    "V1": "image.sku",
+    "V2": "image.version",
+    "V3": "image.id",
+    "V4": "disk_encryption",
+    "V5": "health_probe",
+    "V6": "service_fabric.durability",
+    "V7": "health_probe.interval_seconds",
+    "V8": "health_probe",
+}
+
+
+def names_rules_and_fields(reason: str, rules: list[str]) -> bool:
+    """Section 3, D16: a refusal names each standing rule with its field
+    (``V4: disk_encryption: ...; V5: health_probe: ...``), in V order, and
+    no other rule."""
+    parts = [part.strip().split(":", 2) for part in reason.split(";")]
+    named = [(p[0].strip(), p[1].strip()) for p in parts if len(p) == 3]
+    return len(named) == len(parts) and named == [(r, V_FIELDS[r]) for r in rules]
+
+
 def v_warnings(config: Any) -> list[str]:
     """V7, V8 (warnings): a probe interval of 120 s or more; no probe outside
     Service Fabric."""

@@ -409,3 +409,35 @@ def _manual_run_started_by_lowercase_user() -> Patches:
 )
 def _history_window_61_days() -> Patches:
     return [mock.patch.object(history, "HISTORY_WINDOW_SECONDS", 61 * 86400)]
+
+
+@_mutant(
+    "refusal_names_the_wrong_field",
+    "v_checks_bite_per_d16",
+    "section 3, V4: the refusal names the rule but the wrong field (disk encryption "
+    "reported against the image)",
+    rule="V4",
+)
+def _refusal_names_the_wrong_field() -> Patches:
+    def errors(cfg: config.ScaleSetConfig, found: list[Finding]) -> list[Finding]:
+        return [Finding(f.rule, "image", f.message) if f.rule == "V4" else f for f in found]
+
+    return _errors_with(errors)
+
+
+# --------------------------------------------------------------------- section 7 until
+@_mutant(
+    "stale_pause_end_counted",
+    "last_change_ends_the_trace",
+    "D12, section 7 until: the end of a pause of a run cancelled meanwhile does "
+    "nothing, yet is counted as something that happened",
+    rule="D12",
+)
+def _stale_pause_end_counted() -> Patches:
+    end_of_pause = orchestrator.end_of_pause
+
+    def counted_end_of_pause(ss: ScaleSet, run: UpgradeRun) -> bool:
+        end_of_pause(ss, run)
+        return True
+
+    return replace(orchestrator, "end_of_pause", counted_end_of_pause)

@@ -315,10 +315,11 @@ class World:
     def on_automatic_upgrades(self, enabled: bool) -> None:
         self.auto = enabled
 
-    def event_accepted(self, ev: Any) -> None:
-        """D7: a cancel accepted while a run is active stands from now on (the
-        checker calls this at the end of each accepted event)."""
-        if ev.NAME == "cancel_upgrade" and self.active is not None:
+    def step_begins(self, name: str, arg: Any) -> None:
+        """The checker calls this as each step begins. D7: a cancel while a run
+        is active stands from now on (it is refused, 409, only with none)."""
+        self.step_name = name
+        if name == "cancel_upgrade" and self.active is not None:
             self.active.cancel_asked = True
 
     def on_instance_created(self, inst: Any) -> None:

@@ -23,7 +23,8 @@ calls as a step unfolds:
 A property counts its ``applications``: the steps on which its rule applied
 (a publication for the rule of publications, a batch for the rule of batch
 choice), so that a campaign can tell a rule that held from one that was
-never put to the test. ``fail(message)`` reports a violation, and
+never put to the test (``guard`` checks a clause without counting it).
+``fail(message)`` reports a violation, and
 ``sometimes(boundary)`` says that the step sat on one of the spec's edges
 (properties/coverage.py BOUNDARIES), which a campaign must reach.
 """
@@ -68,6 +69,13 @@ class Property:
         """One application of the rule: fail with ``message()`` (or the text)
         unless ``ok``."""
         self.applications += 1
+        if not ok:
+            self.fail(message() if callable(message) else message)
+
+    def guard(self, ok: bool, message: Any) -> None:
+        """A clause that holds by construction more often than not (a first
+        pre-batch check at the run's start): fails like :meth:`check`, but
+        is not counted as an application of the rule."""
         if not ok:
             self.fail(message() if callable(message) else message)
 

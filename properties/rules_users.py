@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from model.instance import Power, Provisioning
-from properties.expect import is_newer, v9_breaks, v_warnings
+from properties.expect import is_newer, names_rules_and_fields, v9_breaks, v_warnings
 from properties.rule import Property, rule
 
 
@@ -97,7 +97,9 @@ class EventsOnInstancesTakeEffect(Property):
         self._end(ev, rejection, lambda inst: inst.power_state == Power.RUNNING)
 
     def end_app_health(self, ev: Any, rejection: Any) -> None:
-        self._end(ev, rejection, lambda inst: True)
+        # the answer stands: the model's probe now says what the event said
+        probe_ok = self.ss.probe_ok
+        self._end(ev, rejection, lambda inst: probe_ok(inst) == ev.healthy)
 
 
 @rule
@@ -323,9 +325,8 @@ class VChecksBitePerD16(Property):
 
 
 def _names_exactly(reason: str, rules: list[str]) -> bool:
-    """A refusal names each standing rule (``V4: field: ...; V5: ...``), no other."""
-    named = [part.split(":", 1)[0].strip() for part in reason.split(";")]
-    return named == rules
+    """A refusal names each standing rule and its field, no other (section 3)."""
+    return names_rules_and_fields(reason, rules)
 
 
 @rule

@@ -100,7 +100,7 @@ def test_each_predicate_holds_on_a_completed_run() -> None:
     for inst in ss.instances.values():
         assert inv.upgraded_to_target(run, inst, False) == []
         assert inv.data_disks_kept(inst, (f"data-{inst.id}-0",)) == []
-        assert inv.waited_for_health(world, run, inst) == []
+        assert inv.waited_for_health(world, world.runs[0].batches[-1], inst) == []
         assert inv.expired_credential_fails(world, inst, True) == []
     assert inv.target_unchanged(run, "1.0.1") == []
     assert inv.credential_failures_in_one_batch(world.runs[0]) == []
@@ -253,19 +253,19 @@ def test_i6_outcome_counted_before_the_wait_detected() -> None:
     ss = watched(health_probe=PROBE)
     ss.apply(PublishImage(100, "1.0.1"))
     ss.advance(290)
-    run = ss.runs[0]
     inst = ss.instances[0]
     assert not ss.is_healthy(inst)
-    run.batches[-1].outcomes[0] = MemberOutcome("successful", 290)
-    assert inv.waited_for_health(seen(ss), run, inst) == [
-        "instance 0 counted successful in run 1 batch 1 at 290, unhealthy after waiting 10s of 300s"
+    world = seen(ss)
+    assert inv.waited_for_health(world, world.runs[0].batches[-1], inst) == [
+        "instance 0 done in batch 1 at 290, unhealthy after waiting 10s of 300s"
     ]
     # At the end of the wait (580) a failure is legitimate.
     late = watched(health_probe=PROBE)
     late.apply(PublishImage(100, "1.0.1", app_healthy=False))
     late.advance(580)
     assert late.runs[0].batches[0].outcomes[0].status == "failed"
-    assert inv.waited_for_health(seen(late), late.runs[0], late.instances[0]) == []
+    world = seen(late)
+    assert inv.waited_for_health(world, world.runs[0].batches[0], late.instances[0]) == []
 
 
 def test_i6_batch_ended_before_members_done_detected() -> None:

@@ -173,7 +173,7 @@ def test_l1_an_outage_before_the_run_makes_it_not_quiet() -> None:
     ss.apply(OutageStart(50, (9,)))
     ss.apply(PublishImage(100, "1.0.1"))
     assert checker.liveness.quiet_started == 0
-    assert "instance 9 is down" in quiet_reasons(checker.world, ss.runs[0], limit=20)
+    assert "instance 9 is down" in quiet_reasons(checker.world, checker.world.runs[0], limit=20)
 
 
 def test_l1_not_quiet_when_the_application_starts_after_the_health_wait() -> None:
