@@ -35,6 +35,9 @@ from model.trace import Trace, trace_to_dict
 from properties.invariants import batch_bound
 from properties.liveness import quiet_run_bound
 
+#: drives the model (tests/independence.py: not a statement of the spec)
+DRIVER = True
+
 if TYPE_CHECKING:
     from properties.machine import UpgradeMachine
 

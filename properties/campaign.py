@@ -26,6 +26,9 @@ from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 from hypothesis.reporting import with_reporter
 from hypothesis.stateful import run_state_machine_as_test
 
+#: drives the model (tests/independence.py: not a statement of the spec)
+DRIVER = True
+
 # ---------------------------------------------------------------- profiles
 #: Hypothesis settings profiles: (max_examples, stateful_step_count).
 PROFILES: dict[str, tuple[int, int]] = {

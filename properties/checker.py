@@ -265,7 +265,7 @@ class Checker:
 
     def _inv_member_done(self, run: Any, inst: Any) -> None:
         batch = self.world.runs[run.number - 1].batches[-1]
-        self._report("I4", inv.upgraded_to_target(run, inst, inst.id in batch.rolled_back))
+        self._report("I4", inv.upgraded_to_target(run, inst, inst.id in batch.restored))
         self._report("I6", inv.waited_for_health(self.world, batch, inst), self.world.probe)
         self._touched_runs[run.number] = run
 
@@ -273,7 +273,7 @@ class Checker:
         seen = self.world.runs[run.number - 1]
         done = set(seen.batches[-1].done)
         self._report("I6", inv.batch_members_all_done(run, batch, done))
-        failing = any(b.provisioning_failed for b in seen.batches)
+        failing = any(b.extensions_failed for b in seen.batches)
         self._report("I8", inv.credential_failures_in_one_batch(seen), applied=failing)
         self._report("L2", inv.batch_terminates(self.world, run, batch))
         self.liveness.batch_ended(run, batch)
@@ -300,7 +300,7 @@ class Checker:
         world = self.world
         if self._touched_runs:
             for run in self._touched_runs.values():
-                counts = world.runs[run.number - 1].counts
+                counts = world.runs[run.number - 1].tally
                 reported = run.progress()
                 tally = self.tallies["I9"]
                 if (
@@ -330,7 +330,7 @@ class Checker:
     def _forget_view(self, *args: Any) -> None:
         self._view = None
 
-    def history(self) -> Any:
+    def history_view(self) -> Any:
         """The model's history view now (computed once between two steps: I10
         and R16 share it)."""
         now = self.ss.now
@@ -340,7 +340,7 @@ class Checker:
 
     def check_history(self) -> None:
         """I10 on the model's history view now."""
-        starts = [e.properties.runningStatus.startTime for e in self.history().value]
+        starts = [e.properties.runningStatus.startTime for e in self.history_view().value]
         self._report("I10", inv.history_bounded(starts, self.ss.now, self.ss.config.epoch))
         self._report("I10", inv.one_active_run(self.ss.runs[-2:]))
 

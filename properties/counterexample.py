@@ -22,6 +22,9 @@ from model.config import ScaleSetConfig
 from model.events import Event
 from model.trace import Trace, trace_to_json
 
+#: drives the model (tests/independence.py: not a statement of the spec)
+DRIVER = True
+
 
 def counterexample_trace(config: ScaleSetConfig, events: Sequence[Event], until: int) -> Trace:
     """The trace of a machine run: its scale set, its events, and its final time."""

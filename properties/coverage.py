@@ -5,15 +5,12 @@ that the final, shrunk, example notes after each step.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from model.instance import Power
 from model.run import Code, ErrorCode
 
 if TYPE_CHECKING:
-    from model.scaleset import ScaleSet
     from properties.observed import World
 
 #: the scenarios the property suite must reach (no vacuous passes)
@@ -32,8 +29,7 @@ SCENARIOS: tuple[str, ...] = (
     "history at its cap of five",
     "refused event",
 )
-#: the edges of the spec a campaign must sit on (issue 8, "Generation reaches
-#: the boundaries the spec states"), each seen by the property that states
+#: the edges of the spec a campaign must sit on, each seen by the property that states
 #: the rule there (``Property.sometimes``), so each means that the rule was
 #: checked on its edge; how generation gets there is in the README
 BOUNDARIES: tuple[str, ...] = (
@@ -85,7 +81,7 @@ class Coverage:
         sf = world.service_fabric is not None
         while self._runs_seen < len(runs):
             run = runs[self._runs_seen]
-            if any(batch.rolled_back for batch in run.batches):
+            if any(batch.restored for batch in run.batches):
                 self.reach("automatic rollback")
             if sf and run.batches:
                 self.reach("Service Fabric run")
@@ -95,7 +91,7 @@ class Coverage:
             if run.code == Code.COMPLETED:
                 self.reach("run Completed")
             elif run.code == Code.FAULTED:
-                self.reach(f"run Faulted: {run.error}")
+                self.reach(f"run Faulted: {run.error_code}")
             elif run.code == Code.CANCELLED:
                 how = "cancel" if run.cancel_asked else "opt-out"
                 self.reach(f"run Cancelled by {how}")
@@ -105,22 +101,3 @@ class Coverage:
         if world.recoveries > self._recoveries:
             self._recoveries = world.recoveries
             self.reach("recovery after a credential failure")
-
-
-def describe(ss: ScaleSet) -> str:
-    """The state after a step, in one line (the final example's notes)."""
-    run = ss.active_run
-    states = Counter(inst.state for inst in ss.instances.values())
-    down = sum(1 for inst in ss.instances.values() if inst.power_state == Power.STOPPED)
-    runs = ", ".join(f"{r.number}:{r.started_by}->{r.target} {r.code}" for r in ss.runs[-3:])
-    active = "none"
-    if run is not None:
-        batch = run.batch_in_flight
-        active = f"run {run.number} {run.state} {run.progress()}"
-        if batch is not None:
-            active += f" batch {batch.number} {batch.instances} since {batch.start}"
-    return (
-        f"t={ss.now}s latest={ss.catalog.latest} auto={ss.auto_enabled} "
-        f"instances={len(ss.instances)} {dict(states)} down={down}; "
-        f"active: {active}; runs: {runs or 'none'}"
-    )

@@ -86,7 +86,7 @@ class DocumentsMatchSection7(Property):
 
     def after_run_ended(self, run: Any) -> None:
         """R16: the history view as a run ends (a new entry's final shape)."""
-        view = converter.unstructure(self.checker.history())
+        view = converter.unstructure(self.checker.history_view())
         problems = schema_problems(view, history=True)
         self.check(not problems, lambda: f"the history at {self.world.now}: {problems[0]}")
 

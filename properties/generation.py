@@ -29,6 +29,9 @@ from model.config import (
     Timings,
 )
 
+#: drives the model (tests/independence.py: not a statement of the spec)
+DRIVER = True
+
 _SKUS = sorted(SUPPORTED_SKUS)
 _RANGES: dict[int, st.SearchStrategy[int]] = {}
 

@@ -130,7 +130,7 @@ def stopped_runs_start_no_batch(world: World, seen: SeenRun, number: int) -> Pro
     pct = world.policy.max_unhealthy_upgraded_instance_percent
     successful = failed = 0
     for earlier in seen.batches:
-        if earlier.provisioning_failed:
+        if earlier.extensions_failed:
             return [
                 f"run {seen.number} batch {number} started after batch {earlier.number} "
                 "ended with a provisioning failure"
@@ -222,9 +222,9 @@ def waited_for_health(world: World, batch: SeenBatch, inst: Instance) -> Problem
     if not world.probe:
         return []
     seen = world.instances.get(inst.id)
-    if inst.id in batch.provisioning_failed or seen is None:
+    if inst.id in batch.extensions_failed or seen is None:
         return []
-    rolled_back = inst.id in batch.rolled_back
+    rolled_back = inst.id in batch.restored
     if world.healthy(seen) and not rolled_back:
         return []
     provisioned = seen.provisioned_at
@@ -288,7 +288,7 @@ def expired_credential_fails(world: World, inst: Instance, ok: bool) -> Problems
 def credential_failures_in_one_batch(seen: SeenRun) -> Problems:
     """I8 (R14, D6): the instances failed by provisioning are in at most one
     batch per run."""
-    failing = [b.number for b in seen.batches if b.provisioning_failed]
+    failing = [b.number for b in seen.batches if b.extensions_failed]
     if len(failing) > 1:
         return [f"run {seen.number} has provisioning failures in batches {failing}"]
     return []

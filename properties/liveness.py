@@ -112,7 +112,8 @@ class QuietRun:
     """A run that started in a quiet environment: what L1 promises about it."""
 
     run: UpgradeRun
-    scope: int
+    #: how many instances its scope holds
+    in_scope: int
     #: quietness lasts while the time is before this (a credential's expiry)
     until: int
 
@@ -283,7 +284,7 @@ class Liveness:
                         f"run {run.number} batch {batch.number} started at {batch.start} in a "
                         f"quiet environment is still in flight at {now}, more than {quiet_bound}s",
                     )
-            run_bound = quiet_run_bound(world, q.scope)
+            run_bound = quiet_run_bound(world, q.in_scope)
             due.append(seen.start + run_bound + 1)
             if now - seen.start > run_bound:
                 slow += self._first_time(
@@ -291,7 +292,7 @@ class Liveness:
                     run,
                     0,
                     f"run {run.number} started at {seen.start} in a quiet environment with "
-                    f"{q.scope} instances in scope is still {run.state} at {now}, more than "
+                    f"{q.in_scope} instances in scope is still {run.state} at {now}, more than "
                     f"{run_bound}s",
                 )
             if slow:

@@ -46,6 +46,7 @@ step the action, the events it applied and the state it left.
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 
 from hypothesis import event, note
@@ -59,15 +60,19 @@ from model.events import (
     Event,
     Rejection,
 )
+from model.instance import Power
 from model.scaleset import ScaleSet
 from model.trace import Violation
 from properties.actions import ACTIONS
 from properties.campaign import Campaign, Counterexample
 from properties.checker import Checker
 from properties.counterexample import counterexample_trace, save_counterexample, save_document
-from properties.coverage import Coverage, describe
+from properties.coverage import Coverage
 from properties.generation import SCALE_SETS
 from properties.rules_all import PROPERTIES
+
+#: drives the model (tests/independence.py: not a statement of the spec)
+DRIVER = True
 
 
 class PropertyViolation(AssertionError):
@@ -322,3 +327,22 @@ class UpgradeMachine(RuleBasedStateMachine):
         )
         if path is not None:
             note(f"counterexample trace: {path}")
+
+
+def describe(ss: ScaleSet) -> str:
+    """The state after a step, in one line (the final example's notes)."""
+    run = ss.active_run
+    states = Counter(inst.state for inst in ss.instances.values())
+    down = sum(1 for inst in ss.instances.values() if inst.power_state == Power.STOPPED)
+    runs = ", ".join(f"{r.number}:{r.started_by}->{r.target} {r.code}" for r in ss.runs[-3:])
+    active = "none"
+    if run is not None:
+        batch = run.batch_in_flight
+        active = f"run {run.number} {run.state} {run.progress()}"
+        if batch is not None:
+            active += f" batch {batch.number} {batch.instances} since {batch.start}"
+    return (
+        f"t={ss.now}s latest={ss.catalog.latest} auto={ss.auto_enabled} "
+        f"instances={len(ss.instances)} {dict(states)} down={down}; "
+        f"active: {active}; runs: {runs or 'none'}"
+    )

@@ -382,4 +382,7 @@ def _pause_never_ends() -> list[AbstractContextManager[Any]]:
 # registers them in MUTANTS.
 from properties import mutants_runs, mutants_world  # noqa: E402
 
+#: drives the model (tests/independence.py: not a statement of the spec)
+DRIVER = True
+
 __all__ = ["MUTANTS", "Mutant", "mutants_runs", "mutants_world", "replace", "replace_everywhere"]

@@ -18,6 +18,9 @@ from model.run import PLATFORM, ErrorCode, Status, UpgradeRun
 from model.scaleset import ScaleSet
 from properties.mutants import _mutant, replace
 
+#: drives the model (tests/independence.py: not a statement of the spec)
+DRIVER = True
+
 Patches = list[AbstractContextManager[Any]]
 
 

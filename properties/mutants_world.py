@@ -24,6 +24,9 @@ from model.run import USER, UpgradeRun
 from model.scaleset import ScaleSet
 from properties.mutants import _mutant, replace, replace_everywhere
 
+#: drives the model (tests/independence.py: not a statement of the spec)
+DRIVER = True
+
 Patches = list[AbstractContextManager[Any]]
 
 

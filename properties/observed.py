@@ -81,8 +81,10 @@ class SeenBatch:
     done: dict[int, str] = attrs.field(factory=dict)
     #: when the last member was done
     last_done: int | None = None
-    provisioning_failed: set[int] = attrs.field(factory=set)
-    rolled_back: set[int] = attrs.field(factory=set)
+    #: the members whose extensions failed (R14)
+    extensions_failed: set[int] = attrs.field(factory=set)
+    #: the members seen getting their previous disk back (section 4 rollback)
+    restored: set[int] = attrs.field(factory=set)
 
 
 @attrs.define(eq=False)
@@ -93,12 +95,13 @@ class SeenRun:
     start: int
     #: D11: the scope as this layer computes it, id -> status
     statuses: dict[int, str]
-    counts: dict[str, int]
+    #: D11: how many of the scope are in each status, as counted here
+    tally: dict[str, int]
     batches: list[SeenBatch] = attrs.field(factory=list)
     cancel_asked: bool = False
     end: int | None = None
     code: str = Code.ROLLING_FORWARD
-    error: str | None = None
+    error_code: str | None = None
     #: (time, unhealthy, limit) of a pre-batch check that found unhealthy > limit
     failed_check: tuple[int, int, int] | None = None
     #: what this layer decided at the run's last decision point (D7a, D5, R4):
@@ -111,8 +114,8 @@ class SeenRun:
         old = self.statuses.get(instance_id)
         if old is None:
             return
-        self.counts[old] -= 1
-        self.counts[status] += 1
+        self.tally[old] -= 1
+        self.tally[status] += 1
         self.statuses[instance_id] = status
 
 
@@ -234,7 +237,7 @@ class World:
         this layer sees it: failed when its extensions failed or it was
         rolled back; otherwise successful exactly when healthy (R7) now."""
         batch = seen_run.batches[-1]
-        if instance_id in batch.provisioning_failed or instance_id in batch.rolled_back:
+        if instance_id in batch.extensions_failed or instance_id in batch.restored:
             return Status.FAILED
         healthy = self.healthy(self.instances[instance_id])
         return Status.SUCCESSFUL if healthy else Status.FAILED
@@ -248,7 +251,7 @@ class World:
         n = len(self.instances)
         unhealthy = len(self.unhealthy())
         limit = unhealthy_limit(n, self.policy.max_unhealthy_instance_percent)
-        if seen.counts[Status.PENDING] == 0:
+        if seen.tally[Status.PENDING] == 0:
             outcome = Code.COMPLETED
         elif unhealthy > limit:
             code = (
@@ -267,10 +270,10 @@ class World:
         upgraded, Faulted (MaxUnhealthyUpgradedInstancePercentExceeded
         InRollingUpgrade); nothing pending, Completed; a cancel asked or
         automatic upgrades off for a Platform run, Cancelled; else a pause."""
-        counts = seen.counts
+        counts = seen.tally
         pct = self.policy.max_unhealthy_upgraded_instance_percent
         done = counts[Status.SUCCESSFUL] + counts[Status.FAILED]
-        if seen.batches[-1].provisioning_failed:
+        if seen.batches[-1].extensions_failed:
             return f"{Code.FAULTED} {ErrorCode.PROVISIONING}"
         if pct is not None and counts[Status.FAILED] > upgraded_limit(done, pct):
             return f"{Code.FAULTED} {ErrorCode.UPGRADED_UNHEALTHY}"
@@ -332,7 +335,7 @@ class World:
         for run in self.runs:
             status = run.statuses.pop(inst.id, None)
             if status is not None:
-                run.counts[status] -= 1
+                run.tally[status] -= 1
         if self.deploy is not None:
             self.deploy.remaining.discard(inst.id)
 
@@ -423,7 +426,7 @@ class World:
         seen.end = self.clock.now
         # an end no decision explains keeps no code: the rule properties say so
         seen.code = code if code in ENDS else None
-        seen.error = error or None
+        seen.error_code = error or None
         self.active = None
 
     # ------------------------------------------------------------ instances seen
@@ -447,7 +450,7 @@ class World:
         else:
             seen.op = "ready"
         if not ok and seen.run is not None:
-            self.runs[seen.run - 1].batches[-1].provisioning_failed.add(inst.id)
+            self.runs[seen.run - 1].batches[-1].extensions_failed.add(inst.id)
         if self.deploy is not None:
             self.deploy.remaining.discard(inst.id)
 
@@ -470,7 +473,7 @@ class World:
             seen.provisioning = seen.prior[2]
         seen.op, seen.answer, seen.app_since = "ready", None, self.clock.now
         if seen.run is not None and restored:
-            self.runs[seen.run - 1].batches[-1].rolled_back.add(inst.id)
+            self.runs[seen.run - 1].batches[-1].restored.add(inst.id)
 
     # ------------------------------------------------------------ handlers
     def handlers(self) -> dict[str, Any]:

@@ -178,11 +178,11 @@ class EndOfBatchFollowsD7a(Property):
     def after_batch_ended(self, run: Any, batch: Any) -> None:
         world = self.world
         seen = world.runs[run.number - 1]
-        counts = seen.counts
+        counts = seen.tally
         pct = world.policy.max_unhealthy_upgraded_instance_percent
         done = counts["successful"] + counts["failed"]
         at_limit = pct is not None and 0 < counts["failed"] == upgraded_limit(done, pct)
-        if at_limit and not seen.batches[-1].provisioning_failed:
+        if at_limit and not seen.batches[-1].extensions_failed:
             # section 4's comparison decided, on its edge: not more than the limit
             self.sometimes("upgraded instances failed at exactly the limit")
         self.expected, self.got = (run.number, seen.decision or "pause"), "pause"

@@ -139,15 +139,15 @@ class HealthWaitFollowsR6(Property):
         now, at = world.now, seen.provisioned_at
         seen_run = world.runs[run.number - 1]
         seen_batch = seen_run.batches[-1]
-        if inst.id in seen_batch.provisioning_failed or outcome.provisioning_failed:
+        if inst.id in seen_batch.extensions_failed or outcome.provisioning_failed:
             ok = (
-                inst.id in seen_batch.provisioning_failed
+                inst.id in seen_batch.extensions_failed
                 and outcome.provisioning_failed
                 and outcome.status == Status.FAILED
                 and now == at
             )
             why = "its extensions failed"
-        elif inst.id in seen_batch.rolled_back or outcome.rolled_back:
+        elif inst.id in seen_batch.restored or outcome.rolled_back:
             return  # the rollback property
         else:
             expected = world.member_status(seen_run, inst.id)
@@ -234,7 +234,7 @@ class RollbackRestoresThePreviousDisk(Property):
         outcome = run.batches[-1].outcomes[inst.id]  # what the model publishes: compared
         seen_run = world.runs[run.number - 1]
         batch = seen_run.batches[-1]
-        rolled = inst.id in batch.rolled_back  # observed: its previous disk is back
+        rolled = inst.id in batch.restored  # observed: its previous disk is back
         if rolled or outcome.rolled_back:
             # D11: a member whose rollback finished is done failed and rolled back
             self.check(
@@ -245,7 +245,7 @@ class RollbackRestoresThePreviousDisk(Property):
                     + ("its previous disk is back" if rolled else "it keeps its new disk")
                 ),
             )
-        elif inst.id not in batch.provisioning_failed:
+        elif inst.id not in batch.extensions_failed:
             should = world.policy.automatic_rollback and world.probe
             if should and world.member_status(seen_run, inst.id) == Status.FAILED:
                 self.check(
@@ -255,7 +255,7 @@ class RollbackRestoresThePreviousDisk(Property):
                 )
         if rolled or outcome.rolled_back:
             # the rollbackInfo count the model keeps: the members seen rolled back
-            count = sum(len(b.rolled_back) for b in seen_run.batches)
+            count = sum(len(b.restored) for b in seen_run.batches)
             self.check(
                 run.rolled_back == count,
                 lambda: (

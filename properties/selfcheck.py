@@ -21,6 +21,9 @@ from typing import Any
 from properties.campaign import run_campaign
 from properties.mutants import MUTANTS
 
+#: drives the model (tests/independence.py: not a statement of the spec)
+DRIVER = True
+
 
 def check_mutant(
     name: str, profile: str, seed: int, out_dir: str | Path | None = None

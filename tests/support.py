@@ -112,7 +112,7 @@ def as_seen(run: UpgradeRun, before: Batch | None = None) -> SeenRun:
         for i, outcome in b.outcomes.items():
             seen_batch.done[i] = outcome.status
             if outcome.provisioning_failed:
-                seen_batch.provisioning_failed.add(i)
+                seen_batch.extensions_failed.add(i)
         batches.append(seen_batch)
     counts = {"pending": 0, "inProgress": 0, "successful": 0, "failed": 0}
     for status in run.scope.values():

@@ -1,4 +1,4 @@
-"""`vmss-spec bench` (issue 4): the figures and their shape, measured on tiny
+"""`vmss-spec bench`: the figures and their shape, measured on tiny
 inputs. No timed assertions: speed is what the benchmark reports, not what a
 test asserts (the machines are shared and noisy)."""
 

@@ -1,8 +1,7 @@
-"""Section 7's output vocabulary (issue 8, "The output vocabulary is checked
-too"): the result schema of properties/schema/result.schema.json holds the
-exact enumerations the spec gives (run codes, error codes, startedBy, event
-names), every example's result validates against it, and it refuses a
-document whose words drift from the REST API's."""
+"""Section 7's output vocabulary: the result schema of
+properties/schema/result.schema.json holds the exact enumerations the spec
+gives (run codes, error codes, startedBy, event names), every example's
+result validates against it, and it refuses a document whose words drift from the REST API's."""
 
 from __future__ import annotations
 

@@ -63,7 +63,7 @@ def test_default_profile_reaches_every_scenario(tmp_path) -> None:
     missing = [name for name in SCENARIOS if outcome.campaign.scenarios[name] == 0]
     assert not missing, f"not reached: {missing}"
     assert len(SCENARIOS) == 13
-    # Issue 8: every boundary of the spec was sat on, as its property saw it.
+    # Every boundary of the spec was sat on, as its property saw it.
     edges = [name for name in BOUNDARIES if outcome.campaign.scenarios[name] == 0]
     assert not edges, f"boundaries not reached: {edges}"
     # Every property was evaluated.
