@@ -3,12 +3,24 @@ registers its own with ``@rule``)."""
 
 from __future__ import annotations
 
-from properties import documents, rules_batches, rules_instances, rules_runs, rules_users
+from properties import (
+    documents,
+    rules_batches,
+    rules_instances,
+    rules_order,
+    rules_runs,
+    rules_users,
+)
 from properties.invariants import INVARIANTS
 from properties.rule import REGISTRY, Property
+from properties.rules_order import StepsHappenInD12Order
 
-#: the rule property classes, by module: runs, batches, instances, events, documents
-RULES: tuple[type[Property], ...] = tuple(REGISTRY)
+#: the rule property classes, by module (D12's order last, as it looks at
+#: every step): documents, batches, instances, runs, events, the order
+RULES: tuple[type[Property], ...] = (
+    *(cls for cls in REGISTRY if cls is not StepsHappenInD12Order),
+    StepsHappenInD12Order,
+)
 
 #: every property the campaign checks, by name: the invariants and progress
 #: properties of SPEC section 6, then the rule properties, with a title each
@@ -27,6 +39,7 @@ __all__ = [
     "documents",
     "rules_batches",
     "rules_instances",
+    "rules_order",
     "rules_runs",
     "rules_users",
 ]

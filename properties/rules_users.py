@@ -1,7 +1,7 @@
 """Rule properties of the environment's and the user's events: publications
 (D14, R17), outages and probe answers (R8, D10, R6), credentials (D15),
-deploys (D8, R15), scaling (D9, V9), the configuration checks (V1-V8,
-D16), and the order in which steps happen (D12).
+deploys (D8, R15), scaling (D9, V9) and the configuration checks (V1-V8,
+D16). The order in which steps happen (D12) is in properties/rules_order.py.
 """
 
 from __future__ import annotations
@@ -327,49 +327,3 @@ class VChecksBitePerD16(Property):
 def _names_exactly(reason: str, rules: list[str]) -> bool:
     """A refusal names each standing rule and its field, no other (section 3)."""
     return names_rules_and_fields(reason, rules)
-
-
-@rule
-class StepsHappenInD12Order(Property):
-    """D12: internal steps happen at their time, earliest first, at equal times
-    instance steps before run steps and instances by id; an external event at
-    time t comes after every internal step due at t."""
-
-    name = "steps_in_d12_order"
-    rules = "D12"
-    title = "steps and events happen in D12's order"
-
-    last_step_at: int | None = None
-
-    def _queued(self, arg: Any) -> None:
-        clock = self.ss.clock
-        self.last_step_at = clock.now
-        step = self.checker.step
-        klass = 0 if step.when == "queued: instance" else 1
-        actor = arg[0].id if klass == 0 else arg.number
-        nxt = clock.peek()
-        ok = nxt is None or (clock.now, klass, actor) <= nxt
-        self.check(
-            ok,
-            lambda: (
-                f"{step.name} of {actor} at {clock.now} before a queued step {nxt} "
-                "(time, instance 0 / run 1, id)"
-            ),
-        )
-
-    def _event(self, ev: Any) -> None:
-        if ev.at == self.last_step_at:
-            self.sometimes("event at the same second as an internal step")
-        nxt = self.ss.clock.next_time()
-        self.check(
-            nxt is None or nxt > ev.at,
-            lambda: f"{ev.NAME} at {ev.at} before an internal step due at {nxt}",
-        )
-
-    begin_disk_replaced = begin_extensions_finished = begin_application_up = _queued
-    begin_rollback_restored = begin_health_deadline = begin_end_of_batch = _queued
-    begin_end_of_pause = _queued
-    begin_publish_image = begin_outage_start = begin_outage_end = begin_app_health = _event
-    begin_expire_credential = begin_regenerate_credential = begin_update_model = _event
-    begin_scale_out = begin_scale_in = begin_set_automatic_upgrade = _event
-    begin_start_upgrade = begin_cancel_upgrade = _event

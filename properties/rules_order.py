@@ -1,0 +1,171 @@
+"""The rule property of D12, the order in which steps happen, checked against
+this layer's own expectation of what is due (not the model's queue).
+
+From what it has seen, the layer knows which internal step each instance
+and each run has coming, and when (SPEC section 5's timings): a batch
+member's or a new instance's disk os_disk_seconds after its operation
+began; its extensions extension_seconds after the disk or the deploy; with
+a probe, its application app_start_seconds after it started and its health
+deadline health_wait_seconds after its extensions; a rollback os_disk_seconds
+after it began; a batch's end when its last member is done; a pause's end
+pause_time_between_batches after its batch. An expectation ends when the
+step comes, or when what it belonged to ended (a member done before its
+deadline, an instance removed, a run cancelled in its pause).
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any
+
+from properties.rule import Property, rule
+
+#: D12: at equal times instance steps come before run steps
+_INSTANCE, _RUN = 0, 1
+
+
+@rule
+class StepsHappenInD12Order(Property):
+    """D12: internal steps happen at their time, earliest first, at equal times
+    instance steps before run steps and instances by id; an external event at
+    time t comes after every internal step due at t."""
+
+    name = "steps_in_d12_order"
+    rules = "D12"
+    title = "steps and events happen in D12's order"
+
+    def __init__(self, checker: Any) -> None:
+        super().__init__(checker)
+        #: (time, class, actor, step) of each step expected, some no longer live
+        self.heap: list[tuple[int, int, int, str]] = []
+        #: (step, class, actor) -> the time it is expected at, while it is live
+        self.due_at: dict[tuple[str, int, int], int] = {}
+        self.last_step_at: int | None = None
+        self.app_starts = False
+
+    # ------------------------------------------------------------ expectations
+    def _expect(self, step: str, klass: int, actor: int, delay: int) -> None:
+        at = self.world.now + delay
+        self.due_at[(step, klass, actor)] = at
+        heapq.heappush(self.heap, (at, klass, actor, step))
+
+    def _drop(self, step: str, klass: int, actor: int) -> None:
+        self.due_at.pop((step, klass, actor), None)
+
+    def _earliest(self) -> tuple[int, int, int, str] | None:
+        """The earliest live expectation (stale heap entries are dropped)."""
+        heap, due_at = self.heap, self.due_at
+        while heap:
+            at, klass, actor, step = heap[0]
+            if due_at.get((step, klass, actor)) == at:
+                return heap[0]
+            heapq.heappop(heap)
+        return None
+
+    def after_batch_started(self, run: Any, batch: Any) -> None:
+        for i in batch.instances:
+            self._expect("disk_replaced", _INSTANCE, i, self.world.timings.os_disk_seconds)
+
+    def after_instance_created(self, inst: Any) -> None:
+        self._expect("disk_replaced", _INSTANCE, inst.id, self.world.timings.os_disk_seconds)
+
+    def after_disk_replaced(self, inst: Any) -> None:
+        self._drop("disk_replaced", _INSTANCE, inst.id)
+        self._drop("application_up", _INSTANCE, inst.id)  # the application stops with it
+        seconds = self.world.timings.extension_seconds
+        self._expect("extensions_finished", _INSTANCE, inst.id, seconds)
+
+    def after_deploy_started(self, deploy: Any) -> None:
+        for i in deploy.members:
+            seconds = self.world.timings.extension_seconds
+            self._expect("extensions_finished", _INSTANCE, i, seconds)
+
+    def _application_starts(self, i: int) -> None:
+        world = self.world
+        if world.probe:
+            self._expect("application_up", _INSTANCE, i, world.timings.app_start_seconds)
+
+    def before_extensions_finished(self, inst: Any, ok: bool) -> None:
+        # the application starts on a disk whose extensions first succeeded
+        self.app_starts = ok and self.world.instances[inst.id].app_since is None
+
+    def after_extensions_finished(self, inst: Any, ok: bool) -> None:
+        world = self.world
+        self._drop("extensions_finished", _INSTANCE, inst.id)
+        if self.app_starts:
+            self._application_starts(inst.id)
+        if world.instances[inst.id].op == "awaiting":
+            seconds = world.timings.health_wait_seconds
+            self._expect("health_deadline", _INSTANCE, inst.id, seconds)
+
+    def after_application_up(self, inst: Any) -> None:
+        self._drop("application_up", _INSTANCE, inst.id)
+
+    def after_rollback_started(self, inst: Any) -> None:
+        self._drop("health_deadline", _INSTANCE, inst.id)
+        seconds = self.world.timings.os_disk_seconds
+        self._expect("rollback_restored", _INSTANCE, inst.id, seconds)
+
+    def after_rollback_restored(self, inst: Any) -> None:
+        self._drop("rollback_restored", _INSTANCE, inst.id)
+        self._application_starts(inst.id)
+
+    def after_member_done(self, run: Any, inst: Any) -> None:
+        self._drop("health_deadline", _INSTANCE, inst.id)  # done in time: it goes stale
+        batch = self.world.runs[run.number - 1].batches[-1]
+        if len(batch.done) == len(batch.members):
+            self._expect("end_of_batch", _RUN, run.number, 0)
+
+    def after_batch_ended(self, run: Any, batch: Any) -> None:
+        self._drop("end_of_batch", _RUN, run.number)
+        if self.world.runs[run.number - 1].decision == "pause":
+            self._expect("end_of_pause", _RUN, run.number, self.world.pause)
+
+    def after_pre_batch_check(self, run: Any) -> None:
+        self._drop("end_of_pause", _RUN, run.number)
+
+    def after_run_ended(self, run: Any) -> None:
+        self._drop("end_of_pause", _RUN, run.number)  # cancelled in its pause
+
+    def before_instance_removed(self, inst: Any) -> None:
+        for step in (
+            "disk_replaced",
+            "extensions_finished",
+            "application_up",
+            "health_deadline",
+            "rollback_restored",
+        ):
+            self._drop(step, _INSTANCE, inst.id)
+
+    # ------------------------------------------------------------ the order
+    def _queued(self, arg: Any) -> None:
+        world = self.world
+        self.last_step_at = world.now
+        step = self.checker.step
+        klass = _INSTANCE if step.when == "queued: instance" else _RUN
+        actor = arg[0].id if klass == _INSTANCE else arg.number
+        first = self._earliest()
+        self.check(
+            first is None or first[:3] >= (world.now, klass, actor),
+            lambda: (
+                f"{step.name} of {actor} at {world.now} before {first[3]} of {first[2]}, "
+                f"due at {first[0]} (time, instance 0 / run 1, id)"
+            ),
+        )
+
+    def _event(self, ev: Any) -> None:
+        if ev.at == self.last_step_at:
+            self.sometimes("event at the same second as an internal step")
+        first = self._earliest()
+        self.check(
+            first is None or first[0] > ev.at,
+            lambda: f"{ev.NAME} at {ev.at} before {first[3]} of {first[2]}, due at {first[0]}",
+        )
+
+    begin_disk_replaced = begin_extensions_finished = begin_application_up = _queued
+    begin_rollback_restored = begin_health_deadline = begin_end_of_batch = _queued
+    begin_end_of_pause = _queued
+    begin_publish_image = begin_outage_start = begin_outage_end = begin_app_health = _event
+    begin_expire_credential = begin_regenerate_credential = begin_update_model = _event
+    begin_scale_out = begin_scale_in = begin_set_automatic_upgrade = _event
+    begin_start_upgrade = begin_cancel_upgrade = _event
