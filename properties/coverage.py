@@ -43,6 +43,7 @@ BOUNDARIES: tuple[str, ...] = (
     "scale-in during a batch",
     "scale-out during a batch",
     "instance stopped while its probe answers healthy",
+    "stale step that changed nothing",
 )
 #: edges reported but not required: a Service Fabric scope skips an update
 #: domain only when an earlier run left a middle domain upgraded and a lower

@@ -438,28 +438,34 @@ class LastChangeEndsTheTrace(Property):
         super().__init__(checker)
         #: the time of the latest event or change seen (nothing yet: time 0)
         self.latest = 0
-        #: whether this step was seen changing something
-        self.changed_now = False
+        #: a queued step has begun and not (yet) reported its end
+        self.open = False
 
     def changed(self, *args: Any) -> None:
         self.latest = self.world.now
-        self.changed_now = True
+
+    def _stale_before(self) -> None:
+        if self.open:
+            # the queued step begun last reported no end: it was stale, and the
+            # comparison at the end of this step shows it left the last activity
+            self.sometimes("stale step that changed nothing")
+        self.open = False
 
     def _event(self, ev: Any) -> None:
+        self._stale_before()
         self.latest = self.world.now
-        self.changed_now = True
         self.due()
 
     def _internal(self, arg: Any) -> None:
-        self.changed_now = False
+        self._stale_before()
+        self.open = True
         self.due()
 
     def end(self) -> None:
-        """After each event and each internal step that reported an end."""
-        if not self.changed_now:
-            # a queued step that changed nothing (the model called it stale or
-            # not) must not move the last activity
-            self.sometimes("stale step that changed nothing")
+        """After each event and each internal step that reported an end (a
+        queued step that changed nothing, stale or not, must not move the
+        last activity)."""
+        self.open = False
         self.compare()
 
     def finish(self) -> None:

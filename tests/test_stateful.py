@@ -346,12 +346,11 @@ def test_every_boundary_is_seen_by_a_property() -> None:
     ``sometimes`` (so reaching it means the rule was checked on its edge)."""
     import inspect
 
-    from properties import rules_batches, rules_instances, rules_runs, rules_users
+    from properties import rules_batches, rules_instances, rules_order, rules_runs, rules_users
     from properties.coverage import RARE_BOUNDARIES
 
-    source = "".join(
-        inspect.getsource(m) for m in (rules_batches, rules_instances, rules_runs, rules_users)
-    )
+    modules = (rules_batches, rules_instances, rules_order, rules_runs, rules_users)
+    source = "".join(inspect.getsource(m) for m in modules)
     for name in BOUNDARIES + RARE_BOUNDARIES:
         if "(V9)" in name:
             assert 'f"scale-out to {edge} instances or one more (V9)"' in source
