@@ -33,16 +33,19 @@ class OperationsTakeTheirTimings(Property):
         if seen.op == "reimaging":
             target = world.runs[seen.run - 1].target if seen.run else None
             ok = inst.image_version == target and inst.os_disk not in seen.disks
-            what = (
-                f"disk {inst.os_disk} on {inst.image_version} (target {target}, had {seen.disks})"
-            )
         else:
+            target = None
             ok = seen.op == "creating" and inst.image_version == seen.version
+        self.check(ok and world.now == due, lambda: self._disk_problem(inst, seen, due, target))
+
+    def _disk_problem(self, inst: Any, seen: Any, due: int, target: str | None) -> str:
+        if seen.op == "reimaging":
+            what = f"disk {inst.os_disk} on {inst.image_version} (target {target}, "
+            what += "a disk it had before" if inst.os_disk in seen.disks else "a new disk"
+            what += ")"
+        else:
             what = f"version {inst.image_version} (created on {seen.version}, {seen.op})"
-        self.check(
-            ok and world.now == due,
-            lambda: f"instance {inst.id}: OS disk in place at {world.now} (due {due}): {what}",
-        )
+        return f"instance {inst.id}: OS disk in place at {self.world.now} (due {due}): {what}"
 
     def before_extensions_finished(self, inst: Any, ok: bool) -> None:
         world = self.world
@@ -357,27 +360,27 @@ class HealthIsR7(Property):
 
     def _compare(self, ids: Any) -> None:
         world, instances = self.world, self.ss.instances
+        is_healthy, healthy, probe = self.ss.is_healthy, world.healthy, world.probe
+        compared = 0
         for i in ids:
             seen, inst = world.instances.get(i), instances.get(i)
             if seen is None or inst is None:
                 continue
-            expected = world.healthy(seen)
-            if world.probe and not seen.up and seen.answer:
+            compared += 2
+            expected = healthy(seen)
+            if probe and not seen.up and seen.answer:
                 self.sometimes("instance stopped while its probe answers healthy")
-            self.check(
-                self.ss.is_healthy(inst) == expected,
-                lambda inst=inst, expected=expected: (
+            if is_healthy(inst) != expected:
+                self.fail(
                     f"instance {inst.id} at {world.now}: the "
                     f"model says healthy {not expected}, R7 says {expected}"
-                ),
-            )
+                )
             # R7's inputs as section 7 reports them (powerState, provisioningState)
             power = Power.RUNNING if seen.up else Power.STOPPED
-            self.check(
-                inst.provisioning_state == seen.provisioning and inst.power_state == power,
-                lambda inst=inst, seen=seen, power=power: (
+            if inst.provisioning_state != seen.provisioning or inst.power_state != power:
+                self.fail(
                     f"instance {inst.id} at {world.now}: the model reports "
                     f"{inst.power_state}/{inst.provisioning_state}, observed "
                     f"{power}/{seen.provisioning}"
-                ),
-            )
+                )
+        self.applications += compared  # each comparison is an application
