@@ -18,14 +18,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _load(path: str, command: str):  # noqa: ANN202 - a Trace, or None once refused
+    """The trace of a file, or of standard input for ``-`` (the same bounds
+    and errors as a file); None once its refusal is printed."""
+    from model.trace import TraceError, load_trace, load_trace_bytes, read_trace_bytes
+
+    try:
+        if path == "-":
+            if sys.stdin is None:
+                raise TraceError("-: standard input is closed")
+            return load_trace_bytes(read_trace_bytes(sys.stdin.buffer, "-"), "-")
+        return load_trace(path)
+    except TraceError as exc:
+        print(f"vmss-spec {command}: {exc}", file=sys.stderr)
+        return None
+
+
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from model.trace import (
-        TraceError,
-        load_trace,
-        load_trace_bytes,
-        read_trace_bytes,
-        result_to_json,
-    )
+    from model.trace import result_to_json
     from vmss_spec.replay import replay
     from vmss_spec.verify import check_mutant
     from vmss_spec.workers import under_mutant
@@ -35,13 +45,15 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(f"vmss-spec replay: {exc}", file=sys.stderr)
         return 2
-    try:
-        if args.trace == "-":  # standard input: the same bounds and errors as a file
-            trace = load_trace_bytes(read_trace_bytes(sys.stdin.buffer, "-"), "-")
-        else:
-            trace = load_trace(args.trace)
-    except TraceError as exc:
-        print(f"vmss-spec replay: {exc}", file=sys.stderr)
+    if args.html is not None:
+        from vmss_spec.html import output_problem
+
+        problem = output_problem(args.html, args.trace)
+        if problem is not None:  # before any work: nothing given is overwritten
+            print(f"vmss-spec replay: --html {problem}", file=sys.stderr)
+            return 2
+    trace = _load(args.trace, "replay")
+    if trace is None:
         return 2
     if args.mutant is not None:
         from properties.mutants import MUTANTS
@@ -73,12 +85,9 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 def _cmd_explain(args: argparse.Namespace) -> int:
     from model.explain import explain
     from model.replay import run_trace
-    from model.trace import TraceError, load_trace
 
-    try:
-        trace = load_trace(args.trace)
-    except TraceError as exc:
-        print(f"vmss-spec explain: {exc}", file=sys.stderr)
+    trace = _load(args.trace, "explain")
+    if trace is None:
         return 2
     played = run_trace(trace)
     sys.stdout.write(explain(played.scale_set))
@@ -139,11 +148,22 @@ def _mutant_checked(found: tuple, done: int, total: int) -> None:
 
 def _cmd_mutants(args: argparse.Namespace) -> int:
     from properties.selfcheck import format_selfcheck, run_selfcheck, survivors
+    from vmss_spec.verify import MAX_WORKERS
 
-    try:
-        seeds = tuple(int(s) for s in args.seeds.split(",") if s.strip())
-    except ValueError:
-        print(f"vmss-spec mutants: --seeds {args.seeds!r}: not integers", file=sys.stderr)
+    parts = [s.strip() for s in args.seeds.split(",")]
+    if not all(p.isascii() and p.isdigit() and len(p) <= 30 for p in parts):
+        shown = args.seeds if len(args.seeds) <= 40 else args.seeds[:20] + "..."
+        print(
+            f"vmss-spec mutants: --seeds {shown!r}: not comma-separated whole numbers",
+            file=sys.stderr,
+        )
+        return 2
+    seeds = tuple(int(p) for p in parts)
+    if not 1 <= args.workers <= MAX_WORKERS:
+        print(
+            f"vmss-spec mutants: --workers {args.workers}: must be 1 to {MAX_WORKERS}",
+            file=sys.stderr,
+        )
         return 2
     try:
         rows = run_selfcheck(
@@ -183,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
         "batches, how long it took, and for a run that stopped the decisive check with "
         "its numbers and the instances and events behind it.",
     )
-    p.add_argument("trace", help="the trace file (JSON)")
+    p.add_argument("trace", help="the trace file (JSON), or - for standard input")
     p.set_defaults(func=_cmd_explain)
     p = sub.add_parser("diagram", help="print a state diagram generated from the machines")
     p.add_argument("machine", nargs="?", choices=["instance", "run"], default="instance")
@@ -251,6 +271,17 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; its exit status. Any unexpected error is one line on
     stderr and exit 2 (a model crash during replay is a violation, exit 1)."""
+    if sys.stderr is None:  # nowhere to say anything: say nothing, exit 2
+        return 2
+    if sys.stdout is None:
+        print("vmss-spec: standard output is closed", file=sys.stderr)
+        return 2
+    # Text the output's encoding cannot hold (an emoji under PYTHONIOENCODING=ascii)
+    # is escaped, never a failure: the JSON documents are ASCII already.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -59,16 +59,28 @@ INTERRUPTED = 130
 
 
 # ---------------------------------------------------------------- the options
-def _whole(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number of at least ``minimum``."""
+#: a whole number as written on a command line: ASCII digits only (Python's
+#: int() also takes "٣", "1_000" and spaces)
+_DIGITS = re.compile(r"-?[0-9]+")
+#: the most processes --workers may ask for
+MAX_WORKERS = 64
+#: the longest --duration: a year of seconds (longer overflows time arithmetic)
+MAX_DURATION = 366 * 86400
+
+
+def _whole(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``minimum`` (and at most
+    ``maximum``), in ASCII digits."""
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not _DIGITS.fullmatch(text) or len(text) > 30:
+            shown = repr(text) if len(text) <= 40 else f"{text[:20]!r}... ({len(text)} characters)"
+            raise argparse.ArgumentTypeError(f"{shown} is not a whole number") from None
+        value = int(text)
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{value} is not at least {minimum}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"{value} is more than {maximum}")
         return value
 
     return parse
@@ -76,35 +88,42 @@ def _whole(minimum: int) -> Callable[[str], int]:
 
 _positive = _whole(1)
 _seed = _whole(0)
-_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_DURATION = re.compile(r"(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?")
 
 
 def parse_duration(text: str) -> float:
-    """A time budget: ``30s``, ``10m``, ``2h``, ``1h30m`` or a number of seconds."""
-    match = _DURATION.fullmatch(text.strip())
-    if text.strip().isdigit():
-        seconds = int(text)
-    elif match and any(match.groups()):
+    """A time budget: ``30s``, ``10m``, ``2h``, ``1h30m`` or a number of
+    seconds (ASCII digits), positive and at most a year."""
+    stripped = text.strip()
+    short = len(stripped) <= 30
+    match = _DURATION.fullmatch(stripped) if short else None
+    shown = repr(text) if len(text) <= 40 else f"{text[:20]!r}... ({len(text)} characters)"
+    if short and _DIGITS.fullmatch(stripped) and not stripped.startswith("-"):
+        seconds = int(stripped)
+    elif match is not None and any(match.groups()):
         hours, minutes, secs = (int(g or 0) for g in match.groups())
         seconds = hours * 3600 + minutes * 60 + secs
     else:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a duration (such as 30s, 10m, 2h or 1h30m)"
+            f"{shown} is not a duration (such as 30s, 10m, 2h or 1h30m)"
         )
     if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive duration")
+        raise argparse.ArgumentTypeError(f"{shown} is not a positive duration")
+    if seconds > MAX_DURATION:
+        raise argparse.ArgumentTypeError(f"{shown} is longer than a year")
     return float(seconds)
 
 
 def _workers(text: str) -> int:
-    """``auto`` (the machine's cores) or a whole number of at least 1."""
+    """``auto`` (the machine's cores) or a whole number from 1 to MAX_WORKERS."""
     if text == "auto":
-        return (
+        return min(
+            MAX_WORKERS,
             len(os.sched_getaffinity(0))
             if hasattr(os, "sched_getaffinity")
-            else (os.cpu_count() or 1)
+            else (os.cpu_count() or 1),
         )
-    return _positive(text)
+    return _whole(1, MAX_WORKERS)(text)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
