@@ -137,7 +137,7 @@ def test_workers_bad_value_exit_2_one_line(text: str, capsys) -> None:
 
 
 def test_workers_auto_is_the_machines_cores(tmp_path) -> None:
-    from vmss_spec.verify import _workers
+    from vmss_spec.options import _workers
 
     assert _workers("auto") == len(os.sched_getaffinity(0))
     assert _workers("3") == 3

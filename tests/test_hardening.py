@@ -118,3 +118,29 @@ def test_section7_options_out_of_range_are_refused_in_one_line(args, says, capsy
     assert stopped.value.code == 2
     err = _one_line(capsys.readouterr().err)
     assert says in err, err
+
+
+def test_section7_the_command_line_starts_without_the_campaign() -> None:
+    """``--version``, ``replay`` and ``explain`` do not load Hypothesis (the
+    campaign's engine): they start in a fraction of the time."""
+    probe = (
+        "import contextlib, io, sys\n"
+        "from vmss_spec.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    main(['replay', {str(EXAMPLE)!r}])\n"
+        f"    main(['explain', {str(EXAMPLE)!r}])\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'hypothesis'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "[]\n"
+
+
+def test_the_options_know_every_profile_of_the_campaign() -> None:
+    from properties.campaign import DEFAULT_OUT, PROFILES
+    from vmss_spec import options
+
+    assert options.PROFILE_NAMES == tuple(sorted(PROFILES))
+    assert options.DEFAULT_OUT == DEFAULT_OUT

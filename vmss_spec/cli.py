@@ -36,9 +36,8 @@ def _load(path: str, command: str):  # noqa: ANN202 - a Trace, or None once refu
 
 def _cmd_replay(args: argparse.Namespace) -> int:
     from model.trace import result_to_json
+    from vmss_spec.options import check_mutant, under_mutant
     from vmss_spec.replay import replay
-    from vmss_spec.verify import check_mutant
-    from vmss_spec.workers import under_mutant
 
     try:
         check_mutant(args.mutant)
@@ -148,7 +147,7 @@ def _mutant_checked(found: tuple, done: int, total: int) -> None:
 
 def _cmd_mutants(args: argparse.Namespace) -> int:
     from properties.selfcheck import format_selfcheck, run_selfcheck, survivors
-    from vmss_spec.verify import MAX_WORKERS
+    from vmss_spec.options import MAX_WORKERS
 
     parts = [s.strip() for s in args.seeds.split(",")]
     if not all(p.isascii() and p.isdigit() and len(p) <= 30 for p in parts):
@@ -215,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the property campaign: Hypothesis generates histories and checks "
         "I1-I12, L1 and L2 after every step; failures are saved as trace files.",
     )
-    from vmss_spec.verify import add_arguments
+    from vmss_spec.options import add_arguments
 
     add_arguments(p)
     p.set_defaults(func=_cmd_verify)

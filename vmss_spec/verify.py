@@ -23,17 +23,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from properties.campaign import DEFAULT_OUT, PROFILES, Campaign, CampaignResult, run_campaign
+from properties.campaign import Campaign, CampaignResult, run_campaign
+from vmss_spec.options import (
+    MAX_WORKERS,
+    Refused,
+    add_arguments,
+    check_mutant,
+    parse_duration,
+    under_mutant,
+)
 from vmss_spec.report import (
     PROGRESS_EVERY,
     failure_account,
@@ -42,10 +48,12 @@ from vmss_spec.report import (
     replays_same,
     summary,
 )
-from vmss_spec.workers import run_workers, under_mutant
+from vmss_spec.workers import run_workers
 
 __all__ = [
+    "MAX_WORKERS",
     "PROGRESS_EVERY",
+    "check_mutant",
     "add_arguments",
     "format_report",
     "main",
@@ -59,165 +67,43 @@ INTERRUPTED = 130
 
 
 # ---------------------------------------------------------------- the options
-#: a whole number as written on a command line: ASCII digits only (Python's
-#: int() also takes "٣", "1_000" and spaces)
-_DIGITS = re.compile(r"-?[0-9]+")
-#: the most processes --workers may ask for
-MAX_WORKERS = 64
-#: the longest --duration: a year of seconds (longer overflows time arithmetic)
-MAX_DURATION = 366 * 86400
-
-
-def _whole(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
-    """An argparse type: a whole number of at least ``minimum`` (and at most
-    ``maximum``), in ASCII digits."""
-
-    def parse(text: str) -> int:
-        if not _DIGITS.fullmatch(text) or len(text) > 30:
-            shown = repr(text) if len(text) <= 40 else f"{text[:20]!r}... ({len(text)} characters)"
-            raise argparse.ArgumentTypeError(f"{shown} is not a whole number") from None
-        value = int(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value} is not at least {minimum}")
-        if maximum is not None and value > maximum:
-            raise argparse.ArgumentTypeError(f"{value} is more than {maximum}")
-        return value
-
-    return parse
-
-
-_positive = _whole(1)
-_seed = _whole(0)
-_DURATION = re.compile(r"(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?")
-
-
-def parse_duration(text: str) -> float:
-    """A time budget: ``30s``, ``10m``, ``2h``, ``1h30m`` or a number of
-    seconds (ASCII digits), positive and at most a year."""
-    stripped = text.strip()
-    short = len(stripped) <= 30
-    match = _DURATION.fullmatch(stripped) if short else None
-    shown = repr(text) if len(text) <= 40 else f"{text[:20]!r}... ({len(text)} characters)"
-    if short and _DIGITS.fullmatch(stripped) and not stripped.startswith("-"):
-        seconds = int(stripped)
-    elif match is not None and any(match.groups()):
-        hours, minutes, secs = (int(g or 0) for g in match.groups())
-        seconds = hours * 3600 + minutes * 60 + secs
-    else:
-        raise argparse.ArgumentTypeError(
-            f"{shown} is not a duration (such as 30s, 10m, 2h or 1h30m)"
-        )
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"{shown} is not a positive duration")
-    if seconds > MAX_DURATION:
-        raise argparse.ArgumentTypeError(f"{shown} is longer than a year")
-    return float(seconds)
-
-
-def _workers(text: str) -> int:
-    """``auto`` (the machine's cores) or a whole number from 1 to MAX_WORKERS."""
-    if text == "auto":
-        return min(
-            MAX_WORKERS,
-            len(os.sched_getaffinity(0))
-            if hasattr(os, "sched_getaffinity")
-            else (os.cpu_count() or 1),
-        )
-    return _whole(1, MAX_WORKERS)(text)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``vmss-spec verify``."""
-    parser.add_argument(
-        "--profile",
-        choices=sorted(PROFILES),
-        default="default",
-        help="Hypothesis settings profile (default: default)",
-    )
-    parser.add_argument("--seed", type=_seed, help="random seed (ci defaults to 0)")
-    parser.add_argument(
-        "--max-examples", type=_positive, help="examples to generate (overrides the profile)"
-    )
-    parser.add_argument("--steps", type=_positive, help="steps per example (overrides the profile)")
-    parser.add_argument(
-        "--duration",
-        type=parse_duration,
-        metavar="TIME",
-        help="run examples until this time is spent (30s, 10m, 2h); with --max-examples, "
-        "whichever comes first",
-    )
-    parser.add_argument(
-        "--workers",
-        type=_workers,
-        default=1,
-        metavar="N",
-        help="processes to run (auto: one per core), each seeded from --seed",
-    )
-    parser.add_argument(
-        "--out",
-        default=str(DEFAULT_OUT),
-        help=f"where counterexample traces and the example database go (default {DEFAULT_OUT})",
-    )
-    parser.add_argument(
-        "--database",
-        metavar="PATH|redis://HOST:PORT/DB",
-        help="Hypothesis' example database: a directory, or a Redis server several "
-        "machines share (default OUT/examples)",
-    )
-    parser.add_argument(
-        "--json", action="store_true", help="the summary as one JSON object on stdout"
-    )
-    parser.add_argument(
-        "--mutant", metavar="NAME", help="run against a broken variant of properties/mutants.py"
-    )
-
-
-class _Refused(Exception):
-    """A bad option value: one line on stderr, exit 2."""
-
-
-def check_mutant(name: str | None) -> None:
-    """An unknown broken variant is refused, listing the valid names."""
-    from properties.mutants import MUTANTS
-
-    if name is not None and name not in MUTANTS:
-        raise _Refused(f"--mutant {name}: no such variant (valid: {', '.join(MUTANTS)})")
+# (vmss_spec/options.py: the parser is built without loading Hypothesis)
 
 
 def _check_out(out: Path) -> None:
     """--out must be a directory this process can write in (made if need be)."""
     if out.exists() and not out.is_dir():
-        raise _Refused(f"--out {out}: not a directory")
+        raise Refused(f"--out {out}: not a directory")
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
             pass
     except OSError as exc:
-        raise _Refused(f"--out {out}: {exc.strerror or exc}") from None
+        raise Refused(f"--out {out}: {exc.strerror or exc}") from None
 
 
 def _check_database(where: str | None) -> None:
     if where is None:
         return
     if where == "":
-        raise _Refused("--database: empty path")
+        raise Refused("--database: empty path")
     if where.startswith(("redis://", "rediss://", "unix://")):
         try:
             import redis
         except ImportError:
-            raise _Refused(f"--database {where}: the redis package is not installed") from None
+            raise Refused(f"--database {where}: the redis package is not installed") from None
         try:
             redis.Redis.from_url(where, socket_connect_timeout=5).ping()
         except (redis.RedisError, ValueError) as exc:
-            raise _Refused(f"--database {where}: {str(exc).splitlines()[0]}") from None
+            raise Refused(f"--database {where}: {str(exc).splitlines()[0]}") from None
         return
     path = Path(where)
     if path.exists() and not path.is_dir():
-        raise _Refused(f"--database {where}: not a directory")
+        raise Refused(f"--database {where}: not a directory")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise _Refused(f"--database {where}: {exc.strerror or exc}") from None
+        raise Refused(f"--database {where}: {exc.strerror or exc}") from None
 
 
 @contextmanager
@@ -245,10 +131,10 @@ def main(args: argparse.Namespace) -> int:
     try:
         check_mutant(args.mutant)
         if args.out == "":  # Path("") would be the working directory
-            raise _Refused("--out: empty path")
+            raise Refused("--out: empty path")
         _check_out(out)
         _check_database(args.database)
-    except _Refused as exc:
+    except Refused as exc:
         print(f"vmss-spec verify: {exc}", file=sys.stderr)
         return 2
     database: bool | str = True if args.database is None else args.database

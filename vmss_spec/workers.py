@@ -21,7 +21,7 @@ import os
 import queue
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from properties.campaign import (
     derived_seed,
     run_campaign,
 )
+from vmss_spec.options import under_mutant
 
 #: seconds between a worker's progress messages
 _REPORT_EVERY = 1.0
@@ -45,18 +46,6 @@ class WorkerError(RuntimeError):
 def worker_seeds(seed: int, workers: int) -> list[int]:
     """The seed of each worker: the campaign's own, then seeds derived from it."""
     return [seed if k == 0 else derived_seed(seed, "worker", k) for k in range(workers)]
-
-
-@contextlib.contextmanager
-def under_mutant(name: str | None) -> Iterator[None]:
-    """The broken variant ``name`` of properties/mutants.py applied (none: the model)."""
-    if name is None:
-        yield
-        return
-    from properties.mutants import MUTANTS
-
-    with MUTANTS[name].applied():
-        yield
 
 
 def _snapshot(stats: Campaign) -> dict[str, Any]:
