@@ -96,6 +96,8 @@ class ScaleSet:
             name: [cred.expires_at] for name, cred in config.credentials.items()
         }
         self.model_tokens: dict[str, int] = {name: 0 for name in self.tokens}
+        #: D15: the tokens of each credential below this index have expired already
+        self.expired_upto: dict[str, int] = {name: 0 for name in self.tokens}
         self.extension_credentials = sorted(
             {c for ext in config.extensions for c in ext.credentials}
         )

@@ -147,6 +147,10 @@ class World:
             name: [cred.expires_at] for name, cred in config.credentials.items()
         }
         self.referenced: dict[str, int] = {name: 0 for name in self.tokens}
+        #: D15: per credential, the tokens below this index expired already
+        self.expired_before: dict[str, int] = {}
+        #: the tokens the last credential event changed: (first, end)
+        self.changed_tokens = (0, 0)
         self.extension_credentials = sorted(
             {c for ext in config.extensions for c in ext.credentials}
         )
@@ -309,11 +313,19 @@ class World:
             self.instances[i].answer = ev.healthy
 
     def on_credential_expired(self, ev: Any) -> None:
-        tokens = self.tokens[ev.name]
-        tokens[:] = [min(t, self.clock.now) for t in tokens]
+        """D15: every token issued so far expires now. Those issued before the
+        last expiry of the credential expired then, at or before now, and do
+        not change: only the ones issued since are touched (``changed``)."""
+        tokens, now = self.tokens[ev.name], self.clock.now
+        start = self.expired_before.get(ev.name, 0)
+        for k in range(start, len(tokens)):
+            tokens[k] = min(tokens[k], now)
+        self.expired_before[ev.name] = len(tokens)
+        self.changed_tokens = (start, len(tokens))
 
     def on_credential_regenerated(self, ev: Any) -> None:
         self.tokens[ev.name].append(ev.expires_at)
+        self.changed_tokens = (len(self.tokens[ev.name]) - 1, len(self.tokens[ev.name]))
 
     def on_automatic_upgrades(self, enabled: bool) -> None:
         self.auto = enabled

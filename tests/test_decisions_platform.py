@@ -199,6 +199,24 @@ def test_d15_expire_all_tokens_so_far() -> None:
     assert ss.deploys[0].succeeded is True
 
 
+def test_d15_a_later_expiry_leaves_tokens_already_expired_as_they_were() -> None:
+    """Each expiry expires the tokens issued so far, now: a token expired at
+    60 stays expired at 60 when the credential expires again at 90; the one
+    issued at 70 expires at 90; the one issued at 95 is valid. (Each token
+    is touched by one expiry only, however many follow.)"""
+    ss = play(
+        make(3, **SAS),
+        [
+            ExpireCredential(60, "sas"),
+            RegenerateCredential(70, "sas", 10**8),
+            ExpireCredential(90, "sas"),
+            ExpireCredential(92, "sas"),
+            RegenerateCredential(95, "sas", 10**8),
+        ],
+    )
+    assert ss.tokens["sas"] == [60, 90, 10**8]
+
+
 def test_d15_automatic_rollback_needs_a_probe() -> None:
     # No probe: no health wait, no rollback; the broken image rolls out everywhere.
     ss = play(

@@ -24,9 +24,14 @@ def tokens_of(ss: ScaleSet, name: str) -> list[int]:
 
 
 def expire_credential(ss: ScaleSet, ev: ExpireCredential) -> None:
-    """R14, D15: every token of the credential issued so far expires now."""
+    """R14, D15: every token of the credential issued so far expires now.
+
+    The tokens before ``ss.expired_upto[name]`` already expired at an earlier
+    expiry (at or before now): only the ones issued since change, so each
+    token is touched once however many expiries follow."""
     tokens = tokens_of(ss, ev.name)
     now = ss.now
-    for k, expiry in enumerate(tokens):
-        tokens[k] = min(expiry, now)
+    for k in range(ss.expired_upto[ev.name], len(tokens)):
+        tokens[k] = min(tokens[k], now)
+    ss.expired_upto[ev.name] = len(tokens)
     ss.record("credential_expired", ev)
