@@ -34,10 +34,6 @@ class Clock:
         self._seq += 1
         heapq.heappush(self._heap, (max(at, self.now), klass, actor, self._seq, action, arg))
 
-    def peek(self) -> tuple[int, int, int] | None:
-        """The (time, class, actor id) of the earliest queued step, if any."""
-        return self._heap[0][:3] if self._heap else None
-
     def next_time(self) -> int | None:
         """The time of the earliest queued step, if any."""
         return self._heap[0][0] if self._heap else None

@@ -423,3 +423,23 @@ def _rolled_back_keeps_new_disk() -> Patches:
         return True
 
     return replace(instances, "rollback_restored", rollback_restored)
+
+
+@_mutant(
+    "same_time_steps_reversed",
+    "steps_in_d12_order",
+    "D12: steps of one actor due at the same time run last-scheduled first (the "
+    "clock's sequence counts down), so a health deadline comes before the "
+    "application it waits for",
+    rule="D12",
+)
+def _same_time_steps_reversed() -> Patches:
+    import heapq
+
+    from model.clock import Clock
+
+    def schedule(self: Clock, at: int, klass: int, actor: int, action: Any, arg: Any) -> None:
+        self._seq -= 1
+        heapq.heappush(self._heap, (max(at, self.now), klass, actor, self._seq, action, arg))
+
+    return [mock.patch.object(Clock, "schedule", schedule)]

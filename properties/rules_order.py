@@ -36,28 +36,32 @@ class StepsHappenInD12Order(Property):
 
     def __init__(self, checker: Any) -> None:
         super().__init__(checker)
-        #: (time, class, actor, step) of each step expected, some no longer live
-        self.heap: list[tuple[int, int, int, str]] = []
-        #: (step, class, actor) -> the time it is expected at, while it is live
-        self.due_at: dict[tuple[str, int, int], int] = {}
+        #: (time, class, actor, order, step) of each step expected, some no longer
+        #: live; ``order`` counts expectations, so that the steps of one actor
+        #: due at one time keep the order they were expected in (D12: FIFO)
+        self.heap: list[tuple[int, int, int, int, str]] = []
+        #: (step, class, actor) -> (time, order) of its expectation, while live
+        self.due_at: dict[tuple[str, int, int], tuple[int, int]] = {}
+        self.order = 0
         self.last_step_at: int | None = None
         self.app_starts = False
 
     # ------------------------------------------------------------ expectations
     def _expect(self, step: str, klass: int, actor: int, delay: int) -> None:
         at = self.world.now + delay
-        self.due_at[(step, klass, actor)] = at
-        heapq.heappush(self.heap, (at, klass, actor, step))
+        self.order += 1
+        self.due_at[(step, klass, actor)] = (at, self.order)
+        heapq.heappush(self.heap, (at, klass, actor, self.order, step))
 
     def _drop(self, step: str, klass: int, actor: int) -> None:
         self.due_at.pop((step, klass, actor), None)
 
-    def _earliest(self) -> tuple[int, int, int, str] | None:
+    def _earliest(self) -> tuple[int, int, int, int, str] | None:
         """The earliest live expectation (stale heap entries are dropped)."""
         heap, due_at = self.heap, self.due_at
         while heap:
-            at, klass, actor, step = heap[0]
-            if due_at.get((step, klass, actor)) == at:
+            at, klass, actor, order, step = heap[0]
+            if due_at.get((step, klass, actor)) == (at, order):
                 return heap[0]
             heapq.heappop(heap)
         return None
@@ -144,12 +148,16 @@ class StepsHappenInD12Order(Property):
         step = self.checker.step
         klass = _INSTANCE if step.when == "queued: instance" else _RUN
         actor = arg[0].id if klass == _INSTANCE else arg.number
+        # this step's own place: nothing expected may come before it (a step
+        # this layer did not expect, a stale one, is placed by time, class, id)
+        mine = self.due_at.get((step.name, klass, actor))
+        place = (now, klass, actor, mine[1] if mine is not None else 0)
         first = self._earliest()
         self.applications += 1
-        if first is not None and first[:3] < (now, klass, actor):
+        if first is not None and first[:4] < place:
             self.fail(
-                f"{step.name} of {actor} at {now} before {first[3]} of {first[2]}, "
-                f"due at {first[0]} (time, instance 0 / run 1, id)"
+                f"{step.name} of {actor} at {now} before {first[4]} of {first[2]}, "
+                f"due at {first[0]} (time, instance 0 / run 1, id, order expected)"
             )
 
     def _event(self, ev: Any) -> None:
@@ -157,8 +165,10 @@ class StepsHappenInD12Order(Property):
             self.sometimes("event at the same second as an internal step")
         first = self._earliest()
         self.applications += 1
-        if first is not None and first[0] <= ev.at:
-            self.fail(f"{ev.NAME} at {ev.at} before {first[3]} of {first[2]}, due at {first[0]}")
+        if self.world.now != ev.at:
+            self.fail(f"{ev.NAME} at {ev.at} happens at {self.world.now}")
+        elif first is not None and first[0] <= ev.at:
+            self.fail(f"{ev.NAME} at {ev.at} before {first[4]} of {first[2]}, due at {first[0]}")
 
     begin_disk_replaced = begin_extensions_finished = begin_application_up = _queued
     begin_rollback_restored = begin_health_deadline = begin_end_of_batch = _queued

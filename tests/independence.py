@@ -180,10 +180,8 @@ COMPARED = {
     "rejected": {"rules_users"},
     "warnings": {"rules_users"},
     "succeeded": {"invariants", "rules_users"},  # D8: a deploy's outcome
-    "clock": {"checker", "rules_users", "observed", "invariants"},  # the time; D12's queue
+    "clock": {"checker", "observed", "invariants"},  # the time
     "now": {"checker", "observed", "invariants"},
-    "peek": {"rules_users"},
-    "next_time": {"rules_users"},
     "ss": {
         "checker",
         "observed",
