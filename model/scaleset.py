@@ -181,9 +181,9 @@ class ScaleSet:
         """D12: an external event at its time, after the internal steps due then.
         A refused event is recorded (section 7 `rejected`) and changes nothing."""
         self.advance(event.at)
-        self.last_activity = self.clock.now
         row = steps.EVENTS[event.NAME]
         self.record("begin", row, event)
+        self.last_activity = self.clock.now  # every event is something that happens
         try:
             row.perform(self, event)
         except Rejected as refusal:

@@ -468,6 +468,12 @@ class LastChangeEndsTheTrace(Property):
         self.open = False
         self.compare()
 
+    def tick(self) -> None:
+        """Whenever time moves on (before the next step changes anything) and
+        between the campaign's steps: a step the model did not count (it acted
+        but said it was stale) shows here, if nothing counted came after."""
+        self.compare()
+
     def finish(self) -> None:
         self.compare()
 
