@@ -151,7 +151,8 @@ class StepsHappenInD12Order(Property):
         # this step's own place: nothing expected may come before it (a step
         # this layer did not expect, a stale one, is placed by time, class, id)
         mine = self.due_at.get((step.name, klass, actor))
-        place = (now, klass, actor, mine[1] if mine is not None else 0)
+        expected_now = mine is not None and mine[0] == now  # else a stale one of earlier
+        place = (now, klass, actor, mine[1] if expected_now else 0)
         first = self._earliest()
         self.applications += 1
         if first is not None and first[:4] < place:

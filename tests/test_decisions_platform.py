@@ -19,7 +19,9 @@ from model import (
     PublishImage,
     RegenerateCredential,
     ScaleOut,
+    ScaleSetConfig,
     StartUpgrade,
+    Timings,
     UpdateModel,
 )
 from model.clock import INSTANCE_STEP, RUN_STEP, Clock
@@ -197,6 +199,22 @@ def test_d15_expire_all_tokens_so_far() -> None:
     assert failing.deploys[0].succeeded is False
     play(ss, [RegenerateCredential(70, "sas", 10**8), UpdateModel(80)], until=140)
     assert ss.deploys[0].succeeded is True
+
+
+def test_d12_a_stale_deadline_at_the_second_of_a_later_application_is_in_order() -> None:
+    """Instance 0's first wait (extensions at 3, health_wait 9) ended early at
+    4; its stale deadline, queued first, comes at 12 before the application
+    of its second upgrade, also due at 12. D12's order holds: the stale step
+    was scheduled first, and it does nothing."""
+    from model.trace import Trace
+    from vmss_spec.replay import first_violation
+
+    timings = Timings(
+        os_disk_seconds=3, extension_seconds=0, app_start_seconds=1, health_wait_seconds=9
+    )
+    config = ScaleSetConfig(instances=2, image=UBUNTU, health_probe=PROBE, timings=timings)
+    events = (PublishImage(0, "1.0.9"), PublishImage(0, "1.0.10"))
+    assert first_violation(Trace(scale_set=config, events=events, until=12)) is None
 
 
 def test_d15_a_later_expiry_leaves_tokens_already_expired_as_they_were() -> None:
