@@ -42,6 +42,7 @@ from model.jsontext import (
     decode,
     display,
     loads_json,
+    pointer,
     scan,
     short,
     too_large,
@@ -51,6 +52,7 @@ from model.trace_schema import (
     event_fast_valid,
     event_validator,
     fast_valid,
+    max_instance_ids,
     schema_message,
     skeleton_validator,
 )
@@ -266,9 +268,23 @@ def _diagnose(data: Any, *, clean: bool) -> None:
             raise TraceError(problem)
         # A fraction is checked by jsonschema: the fast check takes 10.0 for an integer.
         if has_float or not event_fast_valid(event):
+            _check_id_lists(event, k)  # before jsonschema walks a list item by item
             errors = list(events.iter_errors(event))
             if errors:
                 raise TraceError(schema_message(errors, ("events", k)))
+
+
+def _check_id_lists(event: Any, k: int) -> None:
+    """Section 7's bound on the instances one event names, checked first and
+    in constant time: the schema's own message, without validating a million
+    items to report that there are too many."""
+    if not isinstance(event, dict):
+        return
+    most = max_instance_ids()
+    for key, value in event.items():
+        if isinstance(value, list) and len(value) > most:
+            where = pointer(("events", k, key))
+            raise TraceError(f"{where}: {len(value):,} items are more than {most:,}")
 
 
 def _check_semantics(data: dict[str, Any]) -> None:

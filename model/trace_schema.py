@@ -84,6 +84,12 @@ def validator() -> jsonschema.protocols.Validator:
 
 
 @functools.cache
+@functools.cache
+def max_instance_ids() -> int:
+    """Section 7: the most instance ids one event may name (the schema's maxItems)."""
+    return int(_schema()["$defs"]["instance_ids"]["maxItems"])
+
+
 def skeleton_validator() -> jsonschema.protocols.Validator:
     """The trace without looking into the events (each is checked on its own)."""
     schema = _schema()

@@ -455,3 +455,25 @@ def test_round_trip_minimal_without_until() -> None:
     assert list(data) == ["format", "scale_set", "events"]
     assert data["events"] == [{"at": 3, "event": "start_upgrade"}]
     assert parse_trace(data) == loaded
+
+
+def test_section7_too_many_ids_in_one_event_is_refused_without_walking_them(monkeypatch) -> None:
+    """An event naming more instances than section 7 allows is refused with
+    the schema's message, before jsonschema would validate each id (the
+    refusal costs the same whatever the size of the list)."""
+    from model import trace as trace_module
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    document = json.loads((examples / "maintenance-during-batch.json").read_text("utf-8"))
+    document["events"] = [
+        {"at": 10, "event": "outage_start", "kind": "unplanned", "instances": [0] * 200_000}
+    ]
+
+    class Never:
+        def iter_errors(self, instance):
+            raise AssertionError("the schema validator walked the list")
+
+    monkeypatch.setattr(trace_module, "event_validator", Never)
+    with pytest.raises(TraceError) as refused:
+        trace_module.load_trace_text(json.dumps(document), "t.json")
+    assert str(refused.value) == "t.json: /events/0/instances: 200,000 items are more than 1,000"
