@@ -45,6 +45,8 @@ class StepsHappenInD12Order(Property):
         self.order = 0
         self.last_step_at: int | None = None
         self.app_starts = False
+        #: the event under way, until it reports its end (applied or refused)
+        self.open_event: Any = None
 
     # ------------------------------------------------------------ expectations
     def _expect(self, step: str, klass: int, actor: int, delay: int) -> None:
@@ -143,6 +145,7 @@ class StepsHappenInD12Order(Property):
 
     # ------------------------------------------------------------ the order
     def _queued(self, arg: Any) -> None:
+        self._unended()
         world = self.world
         now = self.last_step_at = world.now
         step = self.checker.step
@@ -161,7 +164,22 @@ class StepsHappenInD12Order(Property):
                 f"due at {first[0]} (time, instance 0 / run 1, id, order expected)"
             )
 
+    def _unended(self) -> None:
+        """An event that began must end, applied or refused (section 7: a
+        refused event is recorded as such), before anything else begins."""
+        ev, self.open_event = self.open_event, None
+        if ev is not None:
+            self.fail(f"{ev.NAME} at {ev.at} ended neither applied nor refused")
+
+    def _ended(self, ev: Any, rejection: Any) -> None:
+        self.open_event = None
+
+    def finish(self) -> None:
+        self._unended()
+
     def _event(self, ev: Any) -> None:
+        self._unended()
+        self.open_event = ev
         if ev.at == self.last_step_at:
             self.sometimes("event at the same second as an internal step")
         first = self._earliest()
@@ -178,3 +196,7 @@ class StepsHappenInD12Order(Property):
     begin_expire_credential = begin_regenerate_credential = begin_update_model = _event
     begin_scale_out = begin_scale_in = begin_set_automatic_upgrade = _event
     begin_start_upgrade = begin_cancel_upgrade = _event
+    end_publish_image = end_outage_start = end_outage_end = end_app_health = _ended
+    end_expire_credential = end_regenerate_credential = end_update_model = _ended
+    end_scale_out = end_scale_in = end_set_automatic_upgrade = _ended
+    end_start_upgrade = end_cancel_upgrade = _ended
