@@ -167,6 +167,14 @@ class Checker:
             handlers.append(getattr(self, own))
         return handlers + self._bind(plan.get(f"after_{fact}", []))
 
+    def _for_row(self, when: str, row: Any) -> list[tuple[int, str]]:
+        """The ``begin_``/``end_`` handlers of a row of the step table: those
+        named after it and those of every event (``begin_event``) or every
+        internal step (``begin_internal``), in the order of the properties."""
+        kind = "event" if row.when == "event" else "internal"
+        plan = self._plan
+        return sorted(plan.get(f"{when}_{row.name}", []) + plan.get(f"{when}_{kind}", []))
+
     def due(self, prop: Property) -> None:
         """Have ``prop.end()`` called at the end of the current step."""
         self._due[prop] = None
@@ -183,7 +191,7 @@ class Checker:
         self.world.step_begins(name, arg)
         handlers = self._begin.get(name)
         if handlers is None:
-            handlers = self._begin[name] = self._bind(self._plan.get(f"begin_{name}", []))
+            handlers = self._begin[name] = self._bind(self._for_row("begin", row))
         for handler in handlers:
             handler(arg)
 
@@ -200,7 +208,7 @@ class Checker:
             name = row.name
             handlers = self._end.get(name)
             if handlers is None:
-                handlers = self._end[name] = self._bind(self._plan.get(f"end_{name}", []))
+                handlers = self._end[name] = self._bind(self._for_row("end", row))
             for handler in handlers:
                 handler(self.step_arg, rejection)
         if self._due:

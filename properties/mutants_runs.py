@@ -390,13 +390,19 @@ def _pause_not_rolling_forward() -> Patches:
     rule="D12",
 )
 def _end_of_pause_not_counted() -> Patches:
+    return end_of_pause_reporting(False)
+
+
+def end_of_pause_reporting(counted: bool) -> Patches:
+    """The end of a pause acts as usual, but tells the step loop ``counted``
+    (whether it did something), whatever it did."""
     end_of_pause = orchestrator.end_of_pause
 
-    def quiet_end_of_pause(ss: ScaleSet, run: UpgradeRun) -> bool:
+    def reported_end_of_pause(ss: ScaleSet, run: UpgradeRun) -> bool:
         end_of_pause(ss, run)
-        return False
+        return counted
 
-    return replace(orchestrator, "end_of_pause", quiet_end_of_pause)
+    return replace(orchestrator, "end_of_pause", reported_end_of_pause)
 
 
 # --------------------------------------------------------------------- rollback

@@ -437,10 +437,6 @@ def _refusal_names_the_wrong_field() -> Patches:
     rule="D12",
 )
 def _stale_pause_end_counted() -> Patches:
-    end_of_pause = orchestrator.end_of_pause
+    from properties.mutants_runs import end_of_pause_reporting
 
-    def counted_end_of_pause(ss: ScaleSet, run: UpgradeRun) -> bool:
-        end_of_pause(ss, run)
-        return True
-
-    return replace(orchestrator, "end_of_pause", counted_end_of_pause)
+    return end_of_pause_reporting(True)

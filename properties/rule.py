@@ -12,6 +12,8 @@ calls as a step unfolds:
 - ``after_<fact>(*args)`` once the world has taken it in;
 - ``end_<step>(arg, rejection)`` when an event or an internal step that did
   something ends (``rejection`` is the Rejection of a refused event, or None);
+- ``begin_event`` / ``end_event`` and ``begin_internal`` / ``end_internal``
+  for every event and every internal step alike;
 - ``end()`` at the end of the step, once the property asked for it with
   ``self.due()`` during the step (a property with nothing pending costs
   nothing at the end of a step);

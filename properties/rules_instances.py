@@ -337,14 +337,9 @@ class HealthIsR7(Property):
     def _event_ended(self, ev: Any, rejection: Any) -> None:
         self.due()
 
-    end_publish_image = end_outage_start = end_outage_end = end_app_health = _event_ended
-    end_expire_credential = end_regenerate_credential = end_update_model = _event_ended
-    end_scale_out = end_scale_in = end_set_automatic_upgrade = _event_ended
-    end_start_upgrade = end_cancel_upgrade = _event_ended
-    # ... and of every internal step, so that a replay compares as often as the campaign
-    end_disk_replaced = end_extensions_finished = end_application_up = _event_ended
-    end_rollback_restored = end_health_deadline = end_end_of_batch = _event_ended
-    end_end_of_pause = _event_ended
+    # at the end of every event and internal step, so that a replay compares as
+    # often as the campaign
+    end_event = end_internal = _event_ended
 
     def end(self) -> None:
         """At the end of each event and internal step, and whenever time may

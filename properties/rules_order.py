@@ -189,14 +189,6 @@ class StepsHappenInD12Order(Property):
         elif first is not None and first[0] <= ev.at:
             self.fail(f"{ev.NAME} at {ev.at} before {first[4]} of {first[2]}, due at {first[0]}")
 
-    begin_disk_replaced = begin_extensions_finished = begin_application_up = _queued
-    begin_rollback_restored = begin_health_deadline = begin_end_of_batch = _queued
-    begin_end_of_pause = _queued
-    begin_publish_image = begin_outage_start = begin_outage_end = begin_app_health = _event
-    begin_expire_credential = begin_regenerate_credential = begin_update_model = _event
-    begin_scale_out = begin_scale_in = begin_set_automatic_upgrade = _event
-    begin_start_upgrade = begin_cancel_upgrade = _event
-    end_publish_image = end_outage_start = end_outage_end = end_app_health = _ended
-    end_expire_credential = end_regenerate_credential = end_update_model = _ended
-    end_scale_out = end_scale_in = end_set_automatic_upgrade = _ended
-    end_start_upgrade = end_cancel_upgrade = _ended
+    begin_internal = _queued
+    begin_event = _event
+    end_event = _ended

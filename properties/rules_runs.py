@@ -481,13 +481,8 @@ class LastChangeEndsTheTrace(Property):
     after_rollback_started = after_rollback_restored = after_member_done = changed
     after_batch_started = after_batch_ended = after_pre_batch_checked = changed
     after_run_ended = after_deploy_ended = changed
-    begin_publish_image = begin_outage_start = begin_outage_end = begin_app_health = _event
-    begin_expire_credential = begin_regenerate_credential = begin_update_model = _event
-    begin_scale_out = begin_scale_in = begin_set_automatic_upgrade = _event
-    begin_start_upgrade = begin_cancel_upgrade = _event
-    begin_disk_replaced = begin_extensions_finished = begin_application_up = _internal
-    begin_rollback_restored = begin_health_deadline = begin_end_of_batch = _internal
-    begin_end_of_pause = _internal
+    begin_event = _event
+    begin_internal = _internal
 
     def compare(self) -> None:
         latest, last = self.latest, self.ss.last_activity

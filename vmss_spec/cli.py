@@ -147,17 +147,16 @@ def _mutant_checked(found: tuple, done: int, total: int) -> None:
 
 def _cmd_mutants(args: argparse.Namespace) -> int:
     from properties.selfcheck import format_selfcheck, run_selfcheck, survivors
-    from vmss_spec.options import MAX_WORKERS
+    from vmss_spec.options import MAX_WORKERS, shown
 
-    parts = [s.strip() for s in args.seeds.split(",")]
-    if not all(p.isascii() and p.isdigit() and len(p) <= 30 for p in parts):
-        shown = args.seeds if len(args.seeds) <= 40 else args.seeds[:20] + "..."
+    parts = [part.strip() for part in args.seeds.split(",")]
+    if not all(part.isascii() and part.isdigit() and len(part) <= 30 for part in parts):
         print(
-            f"vmss-spec mutants: --seeds {shown!r}: not comma-separated whole numbers",
+            f"vmss-spec mutants: --seeds {shown(args.seeds)}: not comma-separated whole numbers",
             file=sys.stderr,
         )
         return 2
-    seeds = tuple(int(p) for p in parts)
+    seeds = tuple(int(part) for part in parts)
     if not 1 <= args.workers <= MAX_WORKERS:
         print(
             f"vmss-spec mutants: --workers {args.workers}: must be 1 to {MAX_WORKERS}",

@@ -27,14 +27,18 @@ MAX_WORKERS = 64
 MAX_DURATION = 366 * 86400
 
 
+def shown(text: str) -> str:
+    """An option's value as a message quotes it: whole, or its start and length."""
+    return repr(text) if len(text) <= 40 else f"{text[:20]!r}... ({len(text)} characters)"
+
+
 def _whole(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     """An argparse type: a whole number of at least ``minimum`` (and at most
     ``maximum``), in ASCII digits."""
 
     def parse(text: str) -> int:
         if not _DIGITS.fullmatch(text) or len(text) > 30:
-            shown = repr(text) if len(text) <= 40 else f"{text[:20]!r}... ({len(text)} characters)"
-            raise argparse.ArgumentTypeError(f"{shown} is not a whole number") from None
+            raise argparse.ArgumentTypeError(f"{shown(text)} is not a whole number") from None
         value = int(text)
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{value} is not at least {minimum}")
@@ -56,7 +60,6 @@ def parse_duration(text: str) -> float:
     stripped = text.strip()
     short = len(stripped) <= 30
     match = _DURATION.fullmatch(stripped) if short else None
-    shown = repr(text) if len(text) <= 40 else f"{text[:20]!r}... ({len(text)} characters)"
     if short and _DIGITS.fullmatch(stripped) and not stripped.startswith("-"):
         seconds = int(stripped)
     elif match is not None and any(match.groups()):
@@ -64,12 +67,12 @@ def parse_duration(text: str) -> float:
         seconds = hours * 3600 + minutes * 60 + secs
     else:
         raise argparse.ArgumentTypeError(
-            f"{shown} is not a duration (such as 30s, 10m, 2h or 1h30m)"
+            f"{shown(text)} is not a duration (such as 30s, 10m, 2h or 1h30m)"
         )
     if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"{shown} is not a positive duration")
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not a positive duration")
     if seconds > MAX_DURATION:
-        raise argparse.ArgumentTypeError(f"{shown} is longer than a year")
+        raise argparse.ArgumentTypeError(f"{shown(text)} is longer than a year")
     return float(seconds)
 
 
