@@ -1,8 +1,10 @@
 """The Checker: every property of the spec, evaluated after every step of a
 model, looking only at what the step can have changed.
 
-It subscribes to the facts the scale set records (``ss.subscribe(checker)``)
-and keeps the observed world (properties/observed.py) up to date with them.
+It observes a scale set through model/facts.py (``observe(ss, Checker)``):
+the facts each step records, as plain values, and what the model publishes
+(``Published``), never the model's own objects. It keeps the observed world
+(properties/observed.py) up to date with the facts.
 For each fact it calls, in order: the rule properties that look at the world
 as it was before the fact (``before_<fact>``), the world's own handler, the
 invariants I1-I12 and L1/L2 (properties/invariants.py, liveness.py), and the
@@ -65,32 +67,34 @@ class Tally:
 
 
 class Checker:
-    """A subscriber of a ScaleSet (``ss.subscribe(checker)``); ``violations``
-    lists what broke, and when. ``on_violation`` is called at each violation
+    """An observer of a ScaleSet (``model.facts.observe(ss, Checker)``);
+    ``violations`` lists what broke, and when. ``on_violation`` is called at each violation
     as it is found (the property machine stops the example there)."""
 
     def __init__(
         self,
-        ss: Any,
+        published: Any,
         *,
         on_violation: Callable[[Violation], None] | None = None,
         properties: Iterable[type[Property]] | None = None,
     ) -> None:
-        self.ss = ss
-        self.world = World(ss)
+        #: what the model publishes (model/facts.py Published)
+        self.published = published
+        self.world = World(published)
         self.violations: list[Violation] = []
         #: the boundaries of the spec the properties saw (Property.sometimes)
         self.reached: set[str] = set()
         self.tallies: dict[str, Tally] = {name: Tally() for name in inv.INVARIANTS}
         self._on_violation = on_violation
-        self.liveness = Liveness(self.world, self._report)
+        self.liveness = Liveness(self.world, published, self._report)
         self.rules = [cls(self) for cls in (RULES if properties is None else properties)]
         for prop in self.rules:
             self.tallies[prop.name] = Tally()
         #: the row of the step table of the step under way, and its argument
         self.step: Any = None
         self.step_arg: Any = None
-        self._touched_runs: dict[int, Any] = {}
+        #: the runs a fact of this step touched (their counts are compared at its end)
+        self._touched_runs: set[int] = set()
         #: the time of the last tick: time moving on past it ticks again
         self._ticked_at = 0
         self._history_due = False
@@ -111,7 +115,7 @@ class Checker:
     # ------------------------------------------------------------------ reporting
     def report(self, name: str, message: str) -> None:
         """A property found a violation."""
-        violation = Violation(name, self.ss.now, message)
+        violation = Violation(name, self.published.now, message)
         self.violations.append(violation)
         if self._on_violation is not None:
             self._on_violation(violation)
@@ -180,11 +184,13 @@ class Checker:
         self._due[prop] = None
 
     def _on_begin(self, row: Any, arg: Any) -> None:
-        if self.ss.clock.now > self._ticked_at:
+        now = self.published.now
+        if now > self._ticked_at:
             # time moved on since the last step: everything due before now is
             # done, and the time-based checks look at it (in a replay as in
             # the campaign, whose machine also ticks after each of its steps)
             self.tick()
+        self.world.now = now
         self.step, self.step_arg = row, arg
         self._view = None
         name = row.name
@@ -247,12 +253,12 @@ class Checker:
     def _inv_published(self, ev: Any) -> None:
         self._report("I7", [], applied=not self.world.auto)
 
-    def _inv_run_started(self, run: Any, reason: str) -> None:
+    def _inv_run_started(self, run: Any, scope: Any, reason: str) -> None:
         world = self.world
-        self._touched_runs[run.number] = run
+        self._touched_runs.add(run.number)
         self._report("I4", inv.target_is_latest(world, run))
         self._report("I7", inv.platform_run_allowed(world, run))
-        self._report("I10", inv.one_active_run(self.ss.runs[-2:]))
+        self._report("I10", inv.one_active_run(self.published.recent_runs(2)))
         self.liveness.run_started(run)
         if run.number in self.liveness.quiet:
             self.tallies["L1"].evaluations += 1
@@ -262,20 +268,20 @@ class Checker:
         world = self.world
         seen = world.runs[run.number - 1]
         self._report("I1", inv.batch_within_cap(world, run, batch))
-        self._report("I1", inv.one_batch_in_flight(run))
+        self._report("I1", inv.one_batch_in_flight(seen, batch))
         self._report("I2", inv.pre_check_passed(world, run, batch))
         self._report("I3", inv.stopped_runs_start_no_batch(world, seen, batch.number), False)
         platform = run.started_by == "Platform"
         self._report("I7", inv.no_platform_batch_after_opt_out(world, run, batch), platform)
-        self._report("L2", inv.run_moves_on(world, run, batch.start), bool(run.batches[:-1]))
-        self._touched_runs[run.number] = run
+        self._report("L2", inv.run_moves_on(world, seen, batch.start), bool(seen.batches))
+        self._touched_runs.add(run.number)
         self.liveness.changed()
 
-    def _inv_member_done(self, run: Any, inst: Any) -> None:
+    def _inv_member_done(self, run: Any, inst: Any, outcome: Any) -> None:
         batch = self.world.runs[run.number - 1].batches[-1]
         self._report("I4", inv.upgraded_to_target(run, inst, inst.id in batch.restored))
         self._report("I6", inv.waited_for_health(self.world, batch, inst), self.world.probe)
-        self._touched_runs[run.number] = run
+        self._touched_runs.add(run.number)
 
     def _inv_batch_ended(self, run: Any, batch: Any) -> None:
         seen = self.world.runs[run.number - 1]
@@ -285,18 +291,18 @@ class Checker:
         self._report("I8", inv.credential_failures_in_one_batch(seen), applied=failing)
         self._report("L2", inv.batch_terminates(self.world, run, batch))
         self.liveness.batch_ended(run, batch)
-        self._touched_runs[run.number] = run
+        self._touched_runs.add(run.number)
 
     def _inv_run_ended(self, run: Any) -> None:
-        self._report("I11", inv.no_orphans(self.world, run), applied=bool(run.batches))
         seen = self.world.runs[run.number - 1]
+        self._report("I11", inv.no_orphans(self.world, seen), applied=bool(seen.batches))
         if seen.stopped_at is not None:
             # I3, where it applies: a run this layer saw stopped started no batch after
             self._report("I3", inv.no_batch_after_the_stop(seen))
         if seen.code != Code.CANCELLED or seen.batches:
-            self._report("L2", inv.run_moves_on(self.world, run, run.end), bool(run.batches))
+            self._report("L2", inv.run_moves_on(self.world, seen, run.end), bool(seen.batches))
         self.liveness.run_ended(run)
-        self._touched_runs[run.number] = run
+        self._touched_runs.add(run.number)
         self._history_due = True
 
     def _inv_deploy_ended(self, deploy: Any) -> None:
@@ -307,32 +313,31 @@ class Checker:
         """The invariants over what this step changed."""
         world = self.world
         if self._touched_runs:
-            for run in self._touched_runs.values():
-                counts = world.runs[run.number - 1].tally
-                reported = run.progress()
+            for number in self._touched_runs:
+                seen = world.runs[number - 1]
+                counts = seen.tally
+                run = self.published.run(number)
+                successful, failed, in_progress, pending = run.progress
                 tally = self.tallies["I9"]
                 if (
                     run.active
-                    and reported["pendingInstanceCount"] == counts["pending"]
-                    and reported["inProgressInstanceCount"] == counts["inProgress"]
-                    and reported["successfulInstanceCount"] == counts["successful"]
-                    and reported["failedInstanceCount"] == counts["failed"]
+                    and pending == counts["pending"]
+                    and in_progress == counts["inProgress"]
+                    and successful == counts["successful"]
+                    and failed == counts["failed"]
                 ):
                     tally.evaluations += 1  # the common case, without building messages
                     tally.applications += 1
                 else:
                     self._report("I9", inv.progress_accounted(run, counts))
+                if run.target != seen.target:
+                    self._report("I4", inv.target_unchanged(run, seen.target), applied=False)
             self._touched_runs.clear()
         if self._history_due:
             self.check_history()
             self._history_due = False
-        seen = world.active
-        if seen is not None:
-            run = self.ss.runs[seen.number - 1]
-            if run.target != seen.target:
-                self._report("I4", inv.target_unchanged(run, seen.target), applied=False)
         liveness = self.liveness
-        if world.clock.now >= liveness.next_due:
+        if world.now >= liveness.next_due:
             liveness.deadlines()
 
     def _forget_view(self, *args: Any) -> None:
@@ -341,23 +346,24 @@ class Checker:
     def history_view(self) -> Any:
         """The model's history view now (computed once between two steps: I10
         and R16 share it)."""
-        now = self.ss.now
+        now = self.world.now
         if self._view is None or self._view[0] != now:
-            self._view = (now, self.ss.history())
+            self._view = (now, self.published.history())
         return self._view[1]
 
     def check_history(self) -> None:
         """I10 on the model's history view now."""
         starts = [e.properties.runningStatus.startTime for e in self.history_view().value]
-        self._report("I10", inv.history_bounded(starts, self.ss.now, self.ss.config.epoch))
-        self._report("I10", inv.one_active_run(self.ss.runs[-2:]))
+        now, epoch = self.world.now, self.published.config.epoch
+        self._report("I10", inv.history_bounded(starts, now, epoch))
+        self._report("I10", inv.one_active_run(self.published.recent_runs(2)))
 
     def tick(self) -> None:
         """Whenever time may have passed without a step (the end of each step of
         the property machine): the L1 and L2 deadlines of the run still going
         (a run that stopped moving has no step to check at), and the rules
         that time alone can bring into force (the history's 60 days)."""
-        self._ticked_at = self.ss.clock.now
+        self._ticked_at = self.world.now = self.published.now
         for tick in self._ticks:
             tick()
         self.liveness.maybe()

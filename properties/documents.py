@@ -91,7 +91,7 @@ class DocumentsMatchSection7(Property):
         self.check(not problems, lambda: f"the history at {self.world.now}: {problems[0]}")
 
     def finish(self) -> None:
-        document = converter.unstructure(self.ss.result())
+        document = converter.unstructure(self.published.result())
         problems = schema_problems(document)
         self.check(not problems, lambda: f"the result at {self.world.now}: {problems[0]}")
 

@@ -30,9 +30,10 @@ from properties.expect import (
 )
 
 if TYPE_CHECKING:
-    from model.actors.deploy import Deploy
-    from model.instance import Instance
-    from model.run import Batch, UpgradeRun
+    from model.facts import BatchView as Batch
+    from model.facts import DeployView as Deploy
+    from model.facts import RunView as UpgradeRun
+    from model.facts import Vm as Instance
     from properties.observed import SeenBatch, SeenRun, World
 
 INVARIANTS: dict[str, str] = {
@@ -78,16 +79,16 @@ def batch_within_cap(world: World, run: UpgradeRun, batch: Batch) -> Problems:
     return []
 
 
-def one_batch_in_flight(run: UpgradeRun) -> Problems:
-    """I1 (R5): batches never overlap: every batch but the last has ended, and
-    the next one starts no earlier than the previous one's end."""
-    batches = run.batches
-    for before, after in zip(batches, batches[1:], strict=False):
-        if before.end is None or after.start < before.end:
-            return [
-                f"run {run.number} batch {after.number} started at {after.start} while "
-                f"batch {before.number} was in flight (end {before.end})"
-            ]
+def one_batch_in_flight(seen: SeenRun, batch: Batch) -> Problems:
+    """I1 (R5): batches never overlap: when a batch starts, every batch of its
+    run seen before it has ended, no later than this start (``seen`` is the
+    run as observed before the batch)."""
+    before = seen.batches[-1] if seen.batches else None
+    if before is not None and (before.end is None or batch.start < before.end):
+        return [
+            f"run {seen.number} batch {batch.number} started at {batch.start} while "
+            f"batch {before.number} was in flight (end {before.end})"
+        ]
     return []
 
 
@@ -295,11 +296,20 @@ def credential_failures_in_one_batch(seen: SeenRun) -> Problems:
 
 
 # --------------------------------------------------------------------- I9
+#: the REST names of RunView.progress, in its order
+PROGRESS = (
+    "successfulInstanceCount",
+    "failedInstanceCount",
+    "inProgressInstanceCount",
+    "pendingInstanceCount",
+)
+
+
 def progress_accounted(run: UpgradeRun, expected: dict[str, int]) -> Problems:
     """I9 (D11): the reported counts equal the instances of the scope in each
     status (as observed), are never negative, add up to the scope; an ended
     run has inProgress 0 and a Completed run pending 0."""
-    reported = run.progress()
+    reported = dict(zip(PROGRESS, run.progress, strict=True))
     problems = []
     observed = {
         "successfulInstanceCount": expected[Status.SUCCESSFUL],
@@ -313,7 +323,7 @@ def progress_accounted(run: UpgradeRun, expected: dict[str, int]) -> Problems:
         problems.append(f"run {run.number} has a negative count: {reported}")
     if not run.active and reported["inProgressInstanceCount"] != 0:
         problems.append(
-            f"run {run.number} ended {run.code} with "
+            f"run {run.number} ended {run.state} with "
             f"{reported['inProgressInstanceCount']} in progress"
         )
     if run.state == Code.COMPLETED and reported["pendingInstanceCount"] != 0:
@@ -356,16 +366,17 @@ def _before(a: str, b: str) -> bool:
 
 
 # --------------------------------------------------------------------- I11
-def no_orphans(world: World, run: UpgradeRun) -> Problems:
-    """I11: when a run ends, none of its instances is mid-operation."""
+def no_orphans(world: World, seen: SeenRun) -> Problems:
+    """I11: when a run ends, none of its instances (its batches' members, as
+    observed) is mid-operation."""
     busy = sorted(
         i
-        for batch in run.batches
-        for i in batch.instances
+        for batch in seen.batches
+        for i in batch.members
         if i in world.instances and world.instances[i].op not in ("ready",)
     )
     if busy:
-        return [f"run {run.number} ended {run.code} with instances {busy} mid-operation"]
+        return [f"run {seen.number} ended {seen.code} with instances {busy} mid-operation"]
     return []
 
 
@@ -410,17 +421,17 @@ def batch_terminates(world: World, run: UpgradeRun, batch: Batch) -> Problems:
     return []
 
 
-def run_moves_on(world: World, run: UpgradeRun, at: int) -> Problems:
+def run_moves_on(world: World, seen: SeenRun, at: int) -> Problems:
     """L2: after a batch, the next one starts, or the run ends, within
-    pause_time_between_batches."""
-    ended = [b for b in run.batches if b.end is not None]
+    pause_time_between_batches (``seen``: the run's batches as observed)."""
+    ended = [b for b in seen.batches[-2:] if b.end is not None]
     if not ended:
         return []
     last = ended[-1]
     pause = world.pause
     if at - last.end > pause:
         return [
-            f"run {run.number} moved on at {at}, {at - last.end}s after batch "
+            f"run {seen.number} moved on at {at}, {at - last.end}s after batch "
             f"{last.number} ended (pause {pause}s)"
         ]
     return []

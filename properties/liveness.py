@@ -44,7 +44,7 @@ from model.run import Code
 from properties.invariants import batch_bound
 
 if TYPE_CHECKING:
-    from model.run import Batch, UpgradeRun
+    from model.facts import BatchView, Published, RunView
     from properties.observed import SeenRun, World
 
 Report = Callable[[str, list[str]], None]
@@ -111,7 +111,7 @@ def quiet_reasons(world: World, run: SeenRun, limit: int = 3) -> list[str]:
 class QuietRun:
     """A run that started in a quiet environment: what L1 promises about it."""
 
-    run: UpgradeRun
+    run: RunView
     #: how many instances its scope holds
     in_scope: int
     #: quietness lasts while the time is before this (a credential's expiry)
@@ -122,8 +122,9 @@ class Liveness:
     """Checks L1 and the deadlines of L2 for one scale set; reports through
     ``report(invariant, problems)`` (the Checker's)."""
 
-    def __init__(self, world: World, report: Report) -> None:
+    def __init__(self, world: World, published: Published, report: Report) -> None:
         self.world = world
+        self.published = published
         self.report = report
         #: run number -> the quiet run, while it is active and stays quiet
         self.quiet: dict[int, QuietRun] = {}
@@ -141,11 +142,11 @@ class Liveness:
 
     def maybe(self) -> None:
         """``deadlines`` if one of them may have passed since the last look."""
-        if self.world.clock.now >= self.next_due:
+        if self.world.now >= self.next_due:
             self.deadlines()
 
     # ------------------------------------------------------------------ facts
-    def run_started(self, run: UpgradeRun) -> None:
+    def run_started(self, run: RunView) -> None:
         """L1: a run that starts while the environment is quiet is watched."""
         self.next_due = 0
         seen = self.world.runs[run.number - 1]
@@ -167,7 +168,7 @@ class Liveness:
         ):
             self.quiet.clear()
 
-    def _still_quiet(self, run: UpgradeRun, at: int) -> QuietRun | None:
+    def _still_quiet(self, run: RunView, at: int) -> QuietRun | None:
         q = self.quiet.get(run.number)
         if q is None:
             return None
@@ -177,7 +178,7 @@ class Liveness:
             return None
         return q
 
-    def batch_ended(self, run: UpgradeRun, batch: Batch) -> None:
+    def batch_ended(self, run: RunView, batch: BatchView) -> None:
         """L1: each batch of a quiet run takes at most the quiet batch bound."""
         self.next_due = 0
         if self._still_quiet(run, batch.end) is None:
@@ -191,14 +192,15 @@ class Liveness:
             )
         self.report("L1", problems)
 
-    def run_ended(self, run: UpgradeRun) -> None:
+    def run_ended(self, run: RunView) -> None:
         """L1: a quiet run ends Completed with every in-scope instance on its target."""
         self.next_due = 0
         if self._still_quiet(run, run.end) is None:
             self.quiet.pop(run.number, None)
             return
         del self.quiet[run.number]
-        ss = self.world.ss  # the model's instances: are they on the target?
+        world = self.world
+        seen = world.runs[run.number - 1]
         problems = []
         if run.state != Code.COMPLETED:
             error = f" ({run.error[0]})" if run.error else ""
@@ -207,10 +209,11 @@ class Liveness:
                 f"{run.state}{error} at {run.end}, not Completed"
             )
         else:
+            # the instances of its scope, as observed: are they on the target?
             off = sorted(
                 i
-                for i in run.scope
-                if i in ss.instances and ss.instances[i].image_version != run.target
+                for i in seen.statuses
+                if i in world.instances and world.instances[i].version != run.target
             )
             if off:
                 problems.append(
@@ -222,7 +225,7 @@ class Liveness:
         self.report("L1", problems)
 
     # ------------------------------------------------------------------ deadlines
-    def _first_time(self, invariant: str, run: UpgradeRun, key: int, problem: str) -> list[str]:
+    def _first_time(self, invariant: str, run: RunView, key: int, problem: str) -> list[str]:
         mark = (invariant, run.number, key)
         if mark in self._reported:
             return []
@@ -240,7 +243,7 @@ class Liveness:
         if seen is None:
             self.next_due = never
             return
-        run = world.ss.runs[seen.number - 1]
+        run = self.published.run(seen.number)
         now = world.now
         last = seen.batches[-1] if seen.batches else None
         batch = last if last is not None and last.end is None else None

@@ -60,6 +60,7 @@ from model.events import (
     Event,
     Rejection,
 )
+from model.facts import Plain, Published
 from model.instance import Power
 from model.scaleset import ScaleSet
 from model.trace import Violation
@@ -159,7 +160,9 @@ class UpgradeMachine(RuleBasedStateMachine):
         self.ss = ScaleSet(self.config)
         try:
             self.checker = Checker(
-                self.ss, on_violation=self._violated, properties=None if self.checking else ()
+                Published(self.ss),
+                on_violation=self._violated,
+                properties=None if self.checking else (),
             )
         except PropertyViolation:
             # A property broken at time 0 (the initial scale set: D16's refusal,
@@ -169,7 +172,7 @@ class UpgradeMachine(RuleBasedStateMachine):
                 self._save(self.failure)
             raise
         if self.checking:
-            self.ss.subscribe(self.checker)
+            self.ss.subscribe(Plain(self.checker))
         if self.ss.rejected:
             self.reach("refused event")  # D16: a V error at time 0
 

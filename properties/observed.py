@@ -129,10 +129,11 @@ class SeenDeploy:
 class World:
     """The scale set as the property layer has seen it (see the module doc)."""
 
-    def __init__(self, ss: Any) -> None:
-        config = ss.config
-        self.ss = ss  # for the time only: ``now``
-        self.clock = ss.clock
+    def __init__(self, published: Any) -> None:
+        config = published.config
+        #: the time now: the checker sets it as each step begins and whenever
+        #: time moves on (it is the time of every fact of the step)
+        self.now: int = published.now
         self.config = config
         self.policy = config.policy
         self.timings = config.timings
@@ -191,10 +192,6 @@ class World:
         return seen
 
     # ------------------------------------------------------------ own predicates
-    @property
-    def now(self) -> int:
-        return self.clock.now
-
     def probe_ok(self, seen: SeenInstance) -> bool:
         """ "Health, precisely": the last answer since the disk changed; otherwise
         the image is not broken and the application has been up long enough."""
@@ -202,7 +199,7 @@ class World:
             return seen.answer
         if seen.app_since is None or seen.version in self.broken:
             return False
-        return self.clock.now - seen.app_since >= self.timings.app_start_seconds
+        return self.now - seen.app_since >= self.timings.app_start_seconds
 
     def healthy(self, seen: SeenInstance) -> bool:
         """R7: running, Succeeded, no operation in flight, and with a probe, probe_ok."""
@@ -225,7 +222,7 @@ class World:
 
     def any_token_expired(self) -> bool:
         """R15: a token the model references (of any credential) has expired now."""
-        now = self.clock.now
+        now = self.now
         return any(self.tokens[n][self.referenced[n]] <= now for n in self.tokens)
 
     def any_below_latest(self) -> bool:
@@ -316,7 +313,7 @@ class World:
         """D15: every token issued so far expires now. Those issued before the
         last expiry of the credential expired then, at or before now, and do
         not change: only the ones issued since are touched (``changed``)."""
-        tokens, now = self.tokens[ev.name], self.clock.now
+        tokens, now = self.tokens[ev.name], self.now
         start = self.expired_before.get(ev.name, 0)
         for k in range(start, len(tokens)):
             tokens[k] = min(tokens[k], now)
@@ -339,7 +336,7 @@ class World:
 
     def on_instance_created(self, inst: Any) -> None:
         seen = self._add(inst.image_version)
-        seen.op, seen.since, seen.provisioning = "creating", self.clock.now, Provisioning.CREATING
+        seen.op, seen.since, seen.provisioning = "creating", self.now, Provisioning.CREATING
 
     def on_instance_removed(self, inst: Any) -> None:
         del self.instances[inst.id]
@@ -355,7 +352,7 @@ class World:
         for name, tokens in self.tokens.items():
             self.referenced[name] = len(tokens) - 1
         members = set(deploy.members)
-        self.deploy = SeenDeploy(self.clock.now, members, set(members))
+        self.deploy = SeenDeploy(self.now, members, set(members))
         self.failed_before_deploy = {
             i for i, s in self.instances.items() if s.provisioning == Provisioning.FAILED
         }
@@ -363,7 +360,7 @@ class World:
             seen = self.instances[i]
             seen.op, seen.since, seen.provisioning = (
                 "model_update",
-                self.clock.now,
+                self.now,
                 Provisioning.UPDATING,
             )
 
@@ -379,7 +376,7 @@ class World:
             self.recoveries += 1  # a deploy that succeeded recovered a credential failure
 
     # ------------------------------------------------------------ runs seen
-    def on_run_started(self, run: Any, reason: str) -> None:
+    def on_run_started(self, run: Any, scope: Any, reason: str) -> None:
         target = run.target
         statuses = {
             i: Status.PENDING
@@ -389,7 +386,7 @@ class World:
         counts = dict.fromkeys((Status.PENDING, Status.IN_PROGRESS, Status.SUCCESSFUL), 0)
         counts[Status.FAILED] = 0
         counts[Status.PENDING] = len(statuses)
-        seen = SeenRun(run.number, run.started_by, target, self.clock.now, statuses, counts)
+        seen = SeenRun(run.number, run.started_by, target, self.now, statuses, counts)
         self.runs.append(seen)
         self.active = seen
 
@@ -401,19 +398,19 @@ class World:
 
     def on_batch_started(self, run: Any, batch: Any) -> None:
         seen_run = self.runs[run.number - 1]
-        seen_run.batches.append(SeenBatch(batch.number, list(batch.instances), self.clock.now))
+        seen_run.batches.append(SeenBatch(batch.number, list(batch.instances), self.now))
         for i in batch.instances:
             seen_run.set(i, Status.IN_PROGRESS)
             seen = self.instances[i]
             seen.prior = (seen.disk, seen.version, seen.provisioning)
-            seen.op, seen.since, seen.run = "reimaging", self.clock.now, run.number
+            seen.op, seen.since, seen.run = "reimaging", self.now, run.number
             seen.provisioning = Provisioning.UPDATING
 
-    def on_member_done(self, run: Any, inst: Any) -> None:
+    def on_member_done(self, run: Any, inst: Any, outcome: Any) -> None:
         seen_run = self.runs[run.number - 1]
         status = self.member_status(seen_run, inst.id)
         seen_run.batches[-1].done[inst.id] = status
-        seen_run.batches[-1].last_done = self.clock.now
+        seen_run.batches[-1].last_done = self.now
         seen_run.set(inst.id, status)
         seen = self.instances[inst.id]
         seen.run = None
@@ -422,7 +419,7 @@ class World:
 
     def on_batch_ended(self, run: Any, batch: Any) -> None:
         seen = self.runs[run.number - 1]
-        seen.batches[-1].end = self.clock.now
+        seen.batches[-1].end = self.now
         self._decided(seen, self.decide_end_of_batch(seen))
 
     def on_run_ended(self, run: Any) -> None:
@@ -435,7 +432,7 @@ class World:
         if decision.partition(" ")[0] not in ENDS and self.step_name in USER_STOPS and not flight:
             decision = Code.CANCELLED
         code, _, error = decision.partition(" ")
-        seen.end = self.clock.now
+        seen.end = self.now
         # an end no decision explains keeps no code: the rule properties say so
         seen.code = code if code in ENDS else None
         seen.error_code = error or None
@@ -447,18 +444,18 @@ class World:
         if seen.op == "reimaging":
             seen.disk, seen.version = inst.os_disk, inst.image_version
             seen.disks.add(seen.disk)
-        seen.op, seen.since = "extensions", self.clock.now
+        seen.op, seen.since = "extensions", self.now
         seen.answer = None
         seen.app_since = None
 
     def on_extensions_finished(self, inst: Any, ok: bool) -> None:
         seen = self.instances[inst.id]
         seen.provisioning = Provisioning.SUCCEEDED if ok else Provisioning.FAILED
-        seen.provisioned_at = self.clock.now
+        seen.provisioned_at = self.now
         if ok and seen.app_since is None:
-            seen.app_since = self.clock.now
+            seen.app_since = self.now
         if seen.run is not None and ok and self.probe:
-            seen.op, seen.since = "awaiting", self.clock.now
+            seen.op, seen.since = "awaiting", self.now
         else:
             seen.op = "ready"
         if not ok and seen.run is not None:
@@ -470,7 +467,7 @@ class World:
         seen = self.instances[inst.id]
         seen.op, seen.since, seen.provisioning = (
             "rolling_back",
-            self.clock.now,
+            self.now,
             Provisioning.UPDATING,
         )
 
@@ -483,7 +480,7 @@ class World:
         seen.disks.add(seen.disk)
         if seen.prior is not None:
             seen.provisioning = seen.prior[2]
-        seen.op, seen.answer, seen.app_since = "ready", None, self.clock.now
+        seen.op, seen.answer, seen.app_since = "ready", None, self.now
         if seen.run is not None and restored:
             self.runs[seen.run - 1].batches[-1].restored.add(inst.id)
 

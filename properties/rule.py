@@ -52,7 +52,8 @@ class Property:
     def __init__(self, checker: Checker) -> None:
         self.checker = checker
         self.world = checker.world
-        self.ss = checker.ss
+        #: what the model publishes (model/facts.py Published)
+        self.published = checker.published
         self.applications = 0
 
     def due(self) -> None:

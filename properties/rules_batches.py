@@ -35,6 +35,8 @@ class PreBatchCheckDecides(Property):
         super().__init__(checker)
         #: run number -> (expected outcome, n, unhealthy, limit)
         self.pending: dict[int, tuple[str, int, int, int]] = {}
+        #: run number -> the counts its pre-batch check under way reported
+        self.reported: dict[int, Any] = {}
 
     def after_pre_batch_check(self, run: Any) -> None:
         # the observed world decided the check (World.decide_pre_batch); this
@@ -44,7 +46,11 @@ class PreBatchCheckDecides(Property):
         if outcome == "batch" and unhealthy == limit:
             self.sometimes("pre-batch check at exactly the limit")
         self.pending[run.number] = decision
+        self.reported[run.number] = None
         self.due()
+
+    def after_pre_batch_checked(self, run: Any, check: Any) -> None:
+        self.reported[run.number] = check
 
     def _outcome(self, run: Any, got: str) -> None:
         expected = self.pending.pop(run.number, None)
@@ -52,8 +58,10 @@ class PreBatchCheckDecides(Property):
             return
         outcome, n, unhealthy, limit = expected
         numbers = ""
-        if outcome != Code.COMPLETED and run.checks:
-            check = run.checks[-1]
+        check = self.reported.pop(run.number, None)
+        if outcome != Code.COMPLETED and check is None:
+            numbers = "; it reported no counts"
+        elif outcome != Code.COMPLETED:
             if (check.instance_count, check.unhealthy, check.limit) != (n, unhealthy, limit):
                 numbers = (
                     f"; it counted {check.unhealthy} of {check.instance_count} unhealthy, "
@@ -76,7 +84,7 @@ class PreBatchCheckDecides(Property):
 
     def end(self) -> None:
         for number in list(self.pending):
-            self._outcome(self.ss.runs[number - 1], "nothing")
+            self._outcome(self.published.run(number), "nothing")
 
 
 @rule
@@ -191,18 +199,20 @@ class EndOfBatchFollowsD7a(Property):
         if self.expected is not None and self.expected[0] == run.number:
             self.got = run.state if run.error is None else f"{run.state} {run.error[0]}"
 
-    def end_end_of_batch(self, run: Any, rejection: Any) -> None:
+    def end_end_of_batch(self, number: int, rejection: Any) -> None:
         if self.expected is None:
             return
         number, decision = self.expected
+        run = self.published.run(number)
         got = self.got
         if got == "pause" and run.state != "pause":
             got = run.state
         self.expected = None
+        batches = len(self.world.runs[number - 1].batches)
         self.check(
             got == decision,
             lambda: (
-                f"run {number} decided {got} at the end of batch {len(run.batches)} "
+                f"run {number} decided {got} at the end of batch {batches} "
                 f"at {self.world.now}; D7a says {decision}"
             ),
         )

@@ -134,10 +134,9 @@ class HealthWaitFollowsR6(Property):
                 self.sometimes("earlier health deadline inside a later wait")
             self.deadlines[inst.id] = world.now + world.timings.health_wait_seconds
 
-    def before_member_done(self, run: Any, inst: Any) -> None:
+    def before_member_done(self, run: Any, inst: Any, outcome: Any) -> None:
         world = self.world
         seen = world.instances[inst.id]
-        outcome = run.batches[-1].outcomes[inst.id]  # what the model publishes: compared
         self.awaiting.pop(inst.id, None)
         now, at = world.now, seen.provisioned_at
         seen_run = world.runs[run.number - 1]
@@ -232,9 +231,8 @@ class RollbackRestoresThePreviousDisk(Property):
             lambda: f"instance {inst.id} rolled back to {got}, not its previous disk {seen.prior}",
         )
 
-    def before_member_done(self, run: Any, inst: Any) -> None:
+    def before_member_done(self, run: Any, inst: Any, outcome: Any) -> None:
         world = self.world
-        outcome = run.batches[-1].outcomes[inst.id]  # what the model publishes: compared
         seen_run = world.runs[run.number - 1]
         batch = seen_run.batches[-1]
         rolled = inst.id in batch.restored  # observed: its previous disk is back
@@ -285,13 +283,12 @@ class NewInstancesFollowR18(Property):
         ud = inst.id % sf.update_domains if sf is not None else None
         # the model's scope of the active run (what it publishes) must not
         # hold it; the observed run's scope never does
-        active = self.ss.active_run
         ok = (
             inst.id == world.next_id
             and inst.image_version == world.latest
             and inst.provisioning_state == Provisioning.CREATING
             and inst.update_domain == ud
-            and (active is None or inst.id not in active.scope)
+            and not self.published.in_active_scope(inst.id)
         )
         self.check(
             ok,
@@ -326,7 +323,7 @@ class HealthIsR7(Property):
     after_disk_replaced = after_extensions_finished = after_application_up = _touch
     after_rollback_started = after_rollback_restored = after_instance_created = _touch
 
-    def after_member_done(self, run: Any, inst: Any) -> None:
+    def after_member_done(self, run: Any, inst: Any, outcome: Any) -> None:
         self.touched.add(inst.id)
 
     def _event_ids(self, ev: Any) -> None:
@@ -354,28 +351,29 @@ class HealthIsR7(Property):
         self._compare(self.world.instances)
 
     def _compare(self, ids: Any) -> None:
-        world, instances = self.world, self.ss.instances
-        is_healthy, healthy, probe = self.ss.is_healthy, world.healthy, world.probe
+        world, health = self.world, self.published.health
+        healthy, probe = world.healthy, world.probe
         compared = 0
         for i in ids:
-            seen, inst = world.instances.get(i), instances.get(i)
-            if seen is None or inst is None:
+            seen, shown = world.instances.get(i), health(i)
+            if seen is None or shown is None:
                 continue
             compared += 2
             expected = healthy(seen)
             if probe and not seen.up and seen.answer:
                 self.sometimes("instance stopped while its probe answers healthy")
-            if is_healthy(inst) != expected:
+            says, power_state, provisioning_state = shown
+            if says != expected:
                 self.fail(
-                    f"instance {inst.id} at {world.now}: the "
+                    f"instance {i} at {world.now}: the "
                     f"model says healthy {not expected}, R7 says {expected}"
                 )
             # R7's inputs as section 7 reports them (powerState, provisioningState)
             power = Power.RUNNING if seen.up else Power.STOPPED
-            if inst.provisioning_state != seen.provisioning or inst.power_state != power:
+            if provisioning_state != seen.provisioning or power_state != power:
                 self.fail(
-                    f"instance {inst.id} at {world.now}: the model reports "
-                    f"{inst.power_state}/{inst.provisioning_state}, observed "
+                    f"instance {i} at {world.now}: the model reports "
+                    f"{power_state}/{provisioning_state}, observed "
                     f"{power}/{seen.provisioning}"
                 )
         self.applications += compared  # each comparison is an application

@@ -116,7 +116,7 @@ class StepsHappenInD12Order(Property):
         self._drop("rollback_restored", _INSTANCE, inst.id)
         self._application_starts(inst.id)
 
-    def after_member_done(self, run: Any, inst: Any) -> None:
+    def after_member_done(self, run: Any, inst: Any, outcome: Any) -> None:
         self._drop("health_deadline", _INSTANCE, inst.id)  # done in time: it goes stale
         batch = self.world.runs[run.number - 1].batches[-1]
         if len(batch.done) == len(batch.members):
@@ -150,7 +150,7 @@ class StepsHappenInD12Order(Property):
         now = self.last_step_at = world.now
         step = self.checker.step
         klass = _INSTANCE if step.when == "queued: instance" else _RUN
-        actor = arg[0].id if klass == _INSTANCE else arg.number
+        actor = arg  # the instance's id or the run's number
         # this step's own place: nothing expected may come before it (a step
         # this layer did not expect, a stale one, is placed by time, class, id)
         mine = self.due_at.get((step.name, klass, actor))

@@ -96,7 +96,7 @@ class PlatformRunsStartWhenAllowed(Property):
         ]
         self._trigger("a deploy's end", f"the deploy failed on {failed}" if failed else None)
 
-    def before_run_started(self, run: Any, reason: str) -> None:
+    def before_run_started(self, run: Any, scope: Any, reason: str) -> None:
         if run.started_by != PLATFORM:
             return
         for k, (_trigger, allowed, _why) in enumerate(self.expected):
@@ -142,7 +142,7 @@ class ManualStartFollowsR12(Property):
             self.expect = ""
         self.started = False
 
-    def before_run_started(self, run: Any, reason: str) -> None:
+    def before_run_started(self, run: Any, scope: Any, reason: str) -> None:
         if run.started_by == USER:
             self.started = True
 
@@ -181,14 +181,14 @@ class RunsTargetTheLatestAndCoverWhatIsBelow(Property):
     rules = "D3, D11, R12, R17"
     title = "a run targets the latest version and covers exactly the instances below it"
 
-    def before_run_started(self, run: Any, reason: str) -> None:
+    def before_run_started(self, run: Any, scope: Any, reason: str) -> None:
         world = self.world
         expected = {
             i
             for i, s in world.instances.items()
             if s.provisioning != Provisioning.CREATING and is_newer(world.latest, s.version)
         }
-        got = set(run.scope)
+        got = set(scope)
         self.check(
             run.target == world.latest and got == expected,
             lambda: (
@@ -347,7 +347,7 @@ class HistoryViewIsR16(Property):
     def finish(self) -> None:
         """Compare the whole view now."""
         self.pending = False
-        world, ss = self.world, self.ss
+        world, published = self.world, self.published
         # Runs start in the order they are created, so the newest five by start
         # are among the last five created.
         recent = world.runs[-HISTORY_ENTRIES:]
@@ -356,9 +356,9 @@ class HistoryViewIsR16(Property):
         self.compared_at = world.now if self.edge == world.now else None
         if any(r.start + SIXTY_DAYS == world.now for r in recent):
             self.sometimes("history entry exactly 60 days old")
-        cfg = ss.config
+        cfg = published.config
         shown = history_selection([(r.number, r.start) for r in recent], world.now)
-        expected = [self._entry(world.runs[n - 1], ss.runs[n - 1], cfg) for n in shown]
+        expected = [self._entry(world.runs[n - 1], published.run(n), cfg) for n in shown]
         got = [_flat(entry) for entry in self.checker.history_view().value]
         self.check(
             got == expected,
@@ -485,7 +485,7 @@ class LastChangeEndsTheTrace(Property):
     begin_internal = _internal
 
     def compare(self) -> None:
-        latest, last = self.latest, self.ss.last_activity
+        latest, last = self.latest, self.published.last_activity
         self.applications += 1
         if last != latest:
             self.fail(

@@ -38,7 +38,7 @@ class PublicationsMustBeNewer(Property):
             self.sometimes("versions whose parts differ in digit count")
 
     def end_publish_image(self, ev: Any, rejection: Any) -> None:
-        latest = self.ss.catalog.latest
+        latest = self.published.latest
         if self.newer:
             ok = rejection is None and latest == ev.version == self.world.latest
         else:
@@ -80,8 +80,8 @@ class EventsOnInstancesTakeEffect(Property):
                 f"{ev.NAME} at {ev.at} names an instance that does not exist, yet was accepted",
             )
             return
-        instances = self.ss.instances
-        wrong = [i for i in ev.instances if check is not None and not check(instances[i])]
+        instance = self.published.instance
+        wrong = [i for i in ev.instances if check is not None and not check(instance(i))]
         self.check(
             rejection is None and not wrong,
             lambda: (
@@ -115,17 +115,18 @@ class CredentialEventsFollowD15(Property):
     def _end(self, ev: Any, rejection: Any) -> None:
         """The tokens the event changed (those issued since the last expiry, or
         the new one), their count, and the one the model references."""
-        world, ss = self.world, self.ss
+        world, published = self.world, self.published
         first, end = world.changed_tokens
-        got, expected = ss.tokens.get(ev.name), world.tokens.get(ev.name)
+        got, expected = published.token_slice(ev.name, first, end), world.tokens.get(ev.name)
+        count = published.token_count(ev.name)
         ok = rejection is None and got is not None and expected is not None
-        ok = ok and len(got) == len(expected) and got[first:end] == expected[first:end]
-        ok = ok and ss.token_expiry(ev.name) == expected[world.referenced[ev.name]]
+        ok = ok and count == len(expected) and got == tuple(expected[first:end])
+        ok = ok and published.token_expiry(ev.name) == expected[world.referenced[ev.name]]
         self.check(
             ok,
             lambda: (
                 f"{ev.NAME} of {ev.name} at {ev.at}: tokens #{first}-#{end - 1} "
-                f"{got[first:end] if got else got}, D15 says {expected[first:end]} "
+                f"{list(got) if got else got}, D15 says {expected[first:end]} "
                 f"(of {len(expected)}; referenced #{world.referenced.get(ev.name)})"
             ),
         )
@@ -296,19 +297,22 @@ class VChecksBitePerD16(Property):
     title = "the configuration checks refuse and warn exactly as V1-V8 and D16 say"
 
     def start(self) -> None:
-        world, ss = self.world, self.ss
+        world, published = self.world, self.published
         errors = world.errors
-        at_zero = [r for r in ss.rejected if r.at == 0 and r.event == "set_automatic_upgrade"]
-        wanted = ss.config.automatic_os_upgrade and bool(errors)
-        ok = bool(at_zero) == wanted and ss.auto_enabled == world.auto
+        at_zero = [
+            r for r in published.rejected if r.at == 0 and r.event == "set_automatic_upgrade"
+        ]
+        wanted = published.config.automatic_os_upgrade and bool(errors)
+        ok = bool(at_zero) == wanted and published.auto_enabled == world.auto
         if at_zero:
             ok = ok and _names_exactly(at_zero[0].reason, errors)
-        warnings = [w.rule for w in ss.warnings]
+        warnings = [w.rule for w in published.warnings]
         self.check(
-            ok and warnings == v_warnings(ss.config),
+            ok and warnings == v_warnings(published.config),
             lambda: (
-                f"at time 0: errors {errors}, warnings {v_warnings(ss.config)}; the model "
-                f"refused {[r.reason for r in at_zero]}, warned {warnings}, auto {ss.auto_enabled}"
+                f"at time 0: errors {errors}, warnings {v_warnings(published.config)}; the "
+                f"model refused {[r.reason for r in at_zero]}, warned {warnings}, "
+                f"auto {published.auto_enabled}"
             ),
         )
 
@@ -319,7 +323,7 @@ class VChecksBitePerD16(Property):
         if errors:
             ok = rejection is not None and _names_exactly(rejection.reason, errors)
         else:
-            ok = rejection is None and self.ss.auto_enabled
+            ok = rejection is None and self.published.auto_enabled
         self.check(
             ok,
             lambda: (

@@ -25,6 +25,12 @@ import inspect
 from functools import cache
 from pathlib import Path
 
+import attrs
+
+import model.config as model_config
+import model.events as model_events
+from model import facts
+
 ROOT = Path(__file__).resolve().parent.parent
 PROPERTIES = ROOT / "properties"
 MODEL = ROOT / "model"
@@ -63,94 +69,93 @@ OWN_REFLECTION = {
     "observed": frozenset({"self"}),
 }
 
-#: plain observations: what a fact of the model carries, and the
-#: configuration and the events as given
-OBSERVED = frozenset(
-    {
-        # instances, disks, versions, states
-        "id",
-        "os_disk",
-        "image_version",
-        "data_disks",
-        "power_state",
-        "provisioning_state",
-        "update_domain",
-        # runs and batches as they happen: number, who, towards what, when, who is in it
-        "number",
-        "started_by",
-        "target",
-        "start",
-        "end",
-        "instances",
-        "members",
-        "batches",
-        "active",
-        # the configuration (section 7's scale_set) as given
-        "config",
-        "policy",
-        "timings",
-        "catalog",
-        "image",
-        "publisher",
-        "offer",
-        "sku",
-        "version",
-        "health_probe",
-        "kind",
-        "lb_sku",
-        "interval_seconds",
-        "extensions",
-        "credentials",
-        "expires_at",
-        "data_disks_per_instance",
-        "disk_encryption",
-        "single_placement_group",
-        "service_fabric",
-        "durability",
-        "update_domains",
-        "max_batch_instance_percent",
-        "max_unhealthy_instance_percent",
-        "max_unhealthy_upgraded_instance_percent",
-        "pause_time_between_batches",
-        "prioritize_unhealthy_instances",
-        "automatic_rollback",
-        "os_disk_seconds",
-        "extension_seconds",
-        "app_start_seconds",
-        "health_wait_seconds",
-        "location",
-        "epoch",
-        "automatic_os_upgrade",
-        # the events as given, and the refusal of one
-        "at",
-        "NAME",
-        "app_healthy",
-        "healthy",
-        "enabled",
-        "count",
-        "name",
-        "reason",
-        "event",
-        "rule",
-        "field",
-        "message",
-        "when",
-        # the trace format and the result document (section 7)
-        "instance",
-        "result",
+#: the plain values a fact carries (model/facts.py): their declared fields
+FACT_TYPES = (
+    facts.Vm,
+    facts.RunView,
+    facts.BatchView,
+    facts.CheckView,
+    facts.Outcome,
+    facts.DeployView,
+    facts.StepView,
+)
+#: the fields of the facts that are the model's published answers (a run's
+#: state, error and counts, a member's outcome, a check's counts, a deploy's
+#: end): only the modules listed compare them, none decides from them
+PUBLISHED_FIELDS = {
+    "state": {"invariants", "liveness", "rules_batches", "rules_runs"},
+    "active": {"checker", "invariants"},
+    "error": {"liveness", "rules_batches", "rules_runs"},
+    "progress": {"checker", "invariants", "rules_runs"},  # I9; the history's counts
+    "rolled_back": {"rules_instances"},
+    "failed_rollbacks": set(),
+    "status": {"rules_instances"},
+    "provisioning_failed": {"rules_instances"},
+    "succeeded": {"invariants", "rules_users"},
+    "instance_count": {"rules_batches"},
+    "unhealthy": {"rules_batches"},
+    "limit": {"rules_batches"},
+}
+
+
+def _attrs_fields(module: object) -> set[str]:
+    return {
+        field.name
+        for obj in vars(module).values()
+        if inspect.isclass(obj) and attrs.has(obj) and obj.__module__ == module.__name__
+        for field in attrs.fields(obj)
     }
+
+
+#: the declared fields of the facts that are observations (ids, times, disks,
+#: versions, states, members)
+FACT_FIELDS = frozenset(f for t in FACT_TYPES for f in t._fields)
+#: plain observations: the facts' observed fields, the configuration (section
+#: 7's scale_set) and the events as given (and a refusal of one), and the
+#: names of the trace format (section 7)
+OBSERVED = frozenset(
+    (FACT_FIELDS - PUBLISHED_FIELDS.keys())
+    | _attrs_fields(model_config)
+    | _attrs_fields(model_events)
+    | {"NAME", "config", "now", "instance", "result"}
 )
 
-#: published answers a module compares with its own derivation: name -> modules
+#: the members of ``Published`` (the model's published answers, plain values
+#: or section 7's documents) and the fields of those documents: name -> the
+#: modules that compare them with their own derivation
 COMPARED = {
-    "is_healthy": {"rules_instances"},  # R7: the health the model reports
+    **PUBLISHED_FIELDS,
+    "published": {
+        "checker",
+        "rule",
+        "rules_runs",
+        "rules_users",
+        "rules_instances",
+        "rules_batches",
+        "documents",
+        "liveness",
+    },
+    "run": {"checker", "liveness", "rules_batches", "rules_runs"},
+    "recent_runs": {"checker"},  # I10: at most one run active
+    "health": {"rules_instances"},  # R7: the health the model reports
+    "in_active_scope": {"rules_instances"},  # R18: the model's scope of the active run
+    "instance": {"rules_users"},  # R8, D10: the power state an outage leaves
     "history": {"checker"},  # R16, I10: the history view
+    "result": {"documents"},  # section 7: the result document
+    "latest": {"rules_users"},  # R17: what `latest` resolves to
+    "token_slice": {"rules_users"},  # D15: the tokens kept
+    "token_count": {"rules_users"},
+    "token_expiry": {"rules_users"},
+    "auto_enabled": {"rules_users"},  # D16
+    "rejected": {"rules_users"},
+    "warnings": {"rules_users"},
+    "last_activity": {"rules_runs"},  # section 7 until
+    # the history view's fields (section 7's osUpgradeHistory shape)
     "value": {"checker", "rules_runs"},
     "properties": {"checker", "rules_runs"},
     "runningStatus": {"checker", "rules_runs"},
     "startTime": {"checker", "rules_runs"},
     "endTime": {"rules_runs"},
-    "progress": {"checker", "invariants", "rules_runs"},  # I9 and R16's counts
     "successfulInstanceCount": {"rules_runs"},
     "failedInstanceCount": {"rules_runs"},
     "inProgressInstanceCount": {"rules_runs"},
@@ -161,51 +166,18 @@ COMPARED = {
     "failedRolledbackInstanceCount": {"rules_runs"},
     "startedBy": {"rules_runs"},
     "type": {"rules_runs"},
-    "outcomes": {"rules_instances"},  # D11: each member's published outcome
-    "status": {"rules_instances"},
-    "rolled_back": {"rules_instances"},  # rollbackInfo's count, a member's flag
-    "provisioning_failed": {"rules_instances"},
-    "state": {"invariants", "liveness", "rules_batches", "rules_runs"},  # a run's code
-    "error": {"liveness", "rules_batches", "rules_runs"},
-    "checks": {"rules_batches"},  # the counts a pre-batch check reports
-    "instance_count": {"rules_batches"},
-    "unhealthy": {"rules_batches"},
-    "limit": {"rules_batches"},
-    "scope": {"rules_runs", "rules_instances", "liveness"},  # D3, D11, R18
-    "last_activity": {"rules_runs"},  # section 7 until
-    "latest": {"rules_users"},  # R17: what `latest` resolves to
-    "tokens": {"rules_users"},  # D15: the tokens kept
-    "token_expiry": {"rules_users"},
-    "auto_enabled": {"rules_users"},  # D16
-    "rejected": {"rules_users"},
-    "warnings": {"rules_users"},
-    "succeeded": {"invariants", "rules_users"},  # D8: a deploy's outcome
-    "clock": {"checker", "observed", "invariants"},  # the time
-    "now": {"checker", "observed", "invariants"},
-    "ss": {
-        "checker",
-        "observed",
-        "rule",
-        "liveness",
-        "rules_runs",
-        "rules_users",
-        "rules_instances",
-        "rules_batches",
-        "documents",
-        "coverage",
-    },
-    # the model's runs whose published state is compared (I10's last two, a
-    # run's code at its end, the history's entries)
-    "runs": {"checker", "liveness", "rules_batches", "rules_runs"},
-    "active_run": {"rules_instances"},  # R18: the model's scope of the active run
-    "instances": {"rules_users", "rules_instances"},
     "validator": {"documents"},  # jsonschema's error names the failing keyword
 }
 
 
-#: how the layer names the scale set: every attribute read on it is checked,
-#: whatever the layer's own classes define
+#: how a module would name the scale set, which no property holds: every
+#: attribute read on it is reported
 SCALE_SET = frozenset({"ss", "self.ss", "world.ss", "self.world.ss", "self.checker.ss"})
+#: how the layer names what the model publishes: every attribute read on it
+#: is one of Published's members, each compared where it is listed
+PUBLISHED = frozenset(
+    {"published", "self.published", "checker.published", "self.checker.published"}
+)
 
 
 def module_names() -> list[str]:
@@ -323,7 +295,9 @@ def scan(source: str, module: str) -> list[str]:
                 bad.append(f"line {node.lineno}: .{node.attr}")
             elif node.attr.startswith("__") and node.attr not in ("__name__", "__init__"):
                 bad.append(f"line {node.lineno}: .{node.attr}")
-            elif (node.attr in only or ast.unparse(node.value) in SCALE_SET) and not (
+            elif ast.unparse(node.value) in SCALE_SET:  # no property holds the scale set
+                bad.append(f"line {node.lineno}: {ast.unparse(node)}")
+            elif (node.attr in only or ast.unparse(node.value) in PUBLISHED) and not (
                 node.attr in OBSERVED or module in COMPARED.get(node.attr, ())
             ):
                 bad.append(f"line {node.lineno}: {ast.unparse(node)}")

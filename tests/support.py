@@ -18,6 +18,7 @@ from model import (
     ScaleSet,
     ScaleSetConfig,
 )
+from model.facts import observe
 from model.run import Batch, UpgradeRun
 from properties.checker import Checker
 from properties.observed import SeenBatch, SeenRun, World
@@ -90,15 +91,17 @@ def watched(n: int = 10, **kwargs: Any) -> ScaleSet:
     """``make``, with the property layer's observed world following it from
     time 0 (``seen(ss)``), as the checker keeps it."""
     ss = make(n, **kwargs)
-    checker = Checker(ss, properties=())
-    ss.subscribe(checker)
+    checker = observe(ss, lambda published: Checker(published, properties=()))
     _WORLDS[ss] = checker.world
     return ss
 
 
 def seen(ss: ScaleSet) -> World:
-    """The observed world of a scale set made by ``watched``."""
-    return _WORLDS[ss]
+    """The observed world of a scale set made by ``watched``, at the time now
+    (as the checker's tick brings it when time moved on without a step)."""
+    world = _WORLDS[ss]
+    world.now = ss.now
+    return world
 
 
 def as_seen(run: UpgradeRun, before: Batch | None = None) -> SeenRun:

@@ -81,11 +81,15 @@ def test_reflection_modules_are_reported() -> None:
 
 
 def test_a_model_predicate_passed_to_map_is_reported() -> None:
-    """Not a call, a reference: ``map(ss.is_healthy, ...)`` is reported
-    outside the one property that compares the model's health."""
+    """Not a call, a reference: ``map(ss.is_healthy, ...)`` is reported in
+    every module (no property reaches the scale set), and the published
+    health only outside the one property that compares it."""
     source = "def f(ss):\n    return sum(map(ss.is_healthy, ss.instances.values()))\n"
-    assert scan(source, "rules_batches") == ["line 2: ss.is_healthy"]
-    assert scan(source, "rules_instances") == []
+    assert scan(source, "rules_batches") == ["line 2: ss.is_healthy", "line 2: ss.instances"]
+    assert scan(source, "rules_instances") == ["line 2: ss.is_healthy", "line 2: ss.instances"]
+    published = "def f(self, ids):\n    return list(map(self.published.health, ids))\n"
+    assert scan(published, "rules_batches") == ["line 2: self.published.health"]
+    assert scan(published, "rules_instances") == []
 
 
 def test_an_unlisted_scale_set_call_is_reported() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from model import OutageStart, Policy, PublishImage, ServiceFabric, parse_trace
+from model.facts import batch_view, run_view
 from model.run import Check, MemberOutcome
 from properties import invariants as inv
 from tests.support import PROBE, as_seen, batch, completed, make, run_with, seen, watched
@@ -96,7 +97,8 @@ def test_each_predicate_holds_on_a_completed_run() -> None:
         assert inv.stopped_runs_start_no_batch(world, as_seen(run, before=b), b.number) == []
         assert inv.batch_members_all_done(run, b, set(b.instances)) == []
         assert inv.batch_terminates(world, run, b) == []
-    assert inv.one_batch_in_flight(run) == []
+    for b in run.batches:
+        assert inv.one_batch_in_flight(as_seen(run, before=b), batch_view(b)) == []
     for inst in ss.instances.values():
         assert inv.upgraded_to_target(run, inst, False) == []
         assert inv.data_disks_kept(inst, (f"data-{inst.id}-0",)) == []
@@ -104,12 +106,12 @@ def test_each_predicate_holds_on_a_completed_run() -> None:
         assert inv.expired_credential_fails(world, inst, True) == []
     assert inv.target_unchanged(run, "1.0.1") == []
     assert inv.credential_failures_in_one_batch(world.runs[0]) == []
-    assert inv.progress_accounted(run, dict(run.counts)) == []
+    assert inv.progress_accounted(run_view(run), dict(run.counts)) == []
     assert inv.one_active_run(ss.runs) == []
     starts = [e.properties.runningStatus.startTime for e in ss.history().value]
     assert inv.history_bounded(starts, ss.now, ss.config.epoch) == []
-    assert inv.no_orphans(world, run) == []
-    assert inv.run_moves_on(world, run, run.end) == []
+    assert inv.no_orphans(world, world.runs[0]) == []
+    assert inv.run_moves_on(world, world.runs[0], run.end) == []
 
 
 # ----------------------------------------------------------------------- I1
@@ -133,12 +135,14 @@ def test_i1_service_fabric_batch_across_update_domains_detected() -> None:
 
 
 def test_i1_overlapping_batches_detected() -> None:
-    run = run_with([batch(1, [0, 1], 100, end=280), batch(2, [2, 3], 200)])
-    assert inv.one_batch_in_flight(run) == [
+    second = batch(2, [2, 3], 200)
+    run = run_with([batch(1, [0, 1], 100, end=280), second])
+    assert inv.one_batch_in_flight(as_seen(run, before=second), batch_view(second)) == [
         "run 1 batch 2 started at 200 while batch 1 was in flight (end 280)"
     ]
-    unended = run_with([batch(1, [0, 1], 100), batch(2, [2, 3], 300)])
-    assert inv.one_batch_in_flight(unended) == [
+    later = batch(2, [2, 3], 300)
+    unended = run_with([batch(1, [0, 1], 100), later])
+    assert inv.one_batch_in_flight(as_seen(unended, before=later), batch_view(later)) == [
         "run 1 batch 2 started at 300 while batch 1 was in flight (end None)"
     ]
 

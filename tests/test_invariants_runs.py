@@ -20,6 +20,7 @@ from model import (
     StartUpgrade,
 )
 from model.actors.deploy import Deploy
+from model.facts import run_view
 from model.run import MemberOutcome, UpgradeRun
 from properties import invariants as inv
 from tests.support import PROBE, as_seen, batch, completed, make, run_with, seen, watched
@@ -82,7 +83,7 @@ def test_i8_failures_in_two_batches_detected() -> None:
 def test_i9_miscount_detected() -> None:
     run = run_with([])
     observed = {"pending": 9, "inProgress": 1, "successful": 0, "failed": 0}
-    assert inv.progress_accounted(run, observed) == [
+    assert inv.progress_accounted(run_view(run), observed) == [
         "run 1 reports {'successfulInstanceCount': 0, 'failedInstanceCount': 0, "
         "'inProgressInstanceCount': 0, 'pendingInstanceCount': 10}, but its scope holds "
         "{'successfulInstanceCount': 0, 'failedInstanceCount': 0, "
@@ -94,13 +95,13 @@ def test_i9_negative_and_ended_counts_detected() -> None:
     run = run_with([])
     run.counts["failed"] = -1
     counts = dict(run.counts)
-    assert inv.progress_accounted(run, counts) == [
+    assert inv.progress_accounted(run_view(run), counts) == [
         "run 1 has a negative count: {'successfulInstanceCount': 0, 'failedInstanceCount': -1, "
         "'inProgressInstanceCount': 0, 'pendingInstanceCount': 10}"
     ]
     ended = completed().runs[0]
     ended.counts["inProgress"], ended.counts["pending"] = 1, 2
-    problems = inv.progress_accounted(ended, dict(ended.counts))
+    problems = inv.progress_accounted(run_view(ended), dict(ended.counts))
     assert problems == [
         "run 1 ended Completed with 1 in progress",
         "run 1 Completed with 2 pending",
@@ -142,7 +143,7 @@ def test_i11_run_ended_with_instances_mid_operation_detected() -> None:
     ss = watched()
     ss.apply(PublishImage(100, "1.0.1"))
     ss.advance(150)  # batch 1: instances 0 and 1 are reimaging
-    assert inv.no_orphans(seen(ss), ss.runs[0]) == [
+    assert inv.no_orphans(seen(ss), seen(ss).runs[0]) == [
         "run 1 ended RollingForward with instances [0, 1] mid-operation"
     ]
 
@@ -207,7 +208,7 @@ def test_l2_slow_batch_detected() -> None:
 def test_l2_run_that_does_not_move_on_detected() -> None:
     world = seen(watched(policy=Policy(pause_time_between_batches="PT1M")))
     run = run_with([batch(1, [0, 1], 100, end=280)])
-    assert inv.run_moves_on(world, run, 340) == []  # 60 s = the pause
-    assert inv.run_moves_on(world, run, 341) == [
+    assert inv.run_moves_on(world, as_seen(run), 340) == []  # 60 s = the pause
+    assert inv.run_moves_on(world, as_seen(run), 341) == [
         "run 1 moved on at 341, 61s after batch 1 ended (pause 60s)"
     ]

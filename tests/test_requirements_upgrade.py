@@ -150,11 +150,11 @@ def _back_to_back_runs() -> tuple[Any, Any]:
     Completed at 280. A publication at 280 starts run 2 at once: disk 280-400,
     extensions 400-460, so the instance waits again while the deadline of its
     first wait (480) is still queued. It is healthy at 560, its own deadline 760."""
+    from model.facts import observe
     from properties.checker import Checker
 
     ss = make(1, health_probe=PROBE, timings=Timings(app_start_seconds=100))
-    checker = Checker(ss)
-    ss.subscribe(checker)
+    checker = observe(ss, Checker)
     play(ss, [PublishImage(0, "1.0.1"), PublishImage(280, "1.0.2")], until=1000)
     return ss, checker
 

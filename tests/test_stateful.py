@@ -27,6 +27,7 @@ from model.config import (
     check_policy,
 )
 from model.events import AppHealth, OutageStart, PublishImage, StartUpgrade
+from model.facts import observe
 from model.replay import run_trace
 from model.result import result_of
 from model.scaleset import ScaleSet
@@ -149,8 +150,7 @@ def test_l1_quiet_run_completes_within_its_bound() -> None:
     cap(10) = 2 take 120 + 60 + 30 = 210 s each, so five batches end at
     100 + 5 x 210 = 1150, Completed, every instance on the target."""
     ss = ScaleSet(_quiet_set())
-    checker = Checker(ss)
-    ss.subscribe(checker)
+    checker = observe(ss, Checker)
     ss.apply(PublishImage(100, "1.0.1"))
     assert 1 in checker.liveness.quiet
     assert quiet_batch_bound(checker.world) == 210
@@ -168,8 +168,7 @@ def test_l1_an_outage_before_the_run_makes_it_not_quiet() -> None:
     """L1: an instance down at the run's start: the environment is not quiet,
     so L1 promises nothing (here the run still completes)."""
     ss = ScaleSet(_quiet_set())
-    checker = Checker(ss)
-    ss.subscribe(checker)
+    checker = observe(ss, Checker)
     ss.apply(OutageStart(50, (9,)))
     ss.apply(PublishImage(100, "1.0.1"))
     assert checker.liveness.quiet_started == 0
@@ -184,8 +183,7 @@ def test_l1_not_quiet_when_the_application_starts_after_the_health_wait() -> Non
         os_disk_seconds=120, extension_seconds=60, app_start_seconds=40, health_wait_seconds=30
     )
     ss = ScaleSet(_quiet_set(timings=timings))
-    checker = Checker(ss)
-    ss.subscribe(checker)
+    checker = observe(ss, Checker)
     ss.apply(PublishImage(100, "1.0.1"))
     assert checker.liveness.quiet_started == 0
     ss.advance(5000)
@@ -234,8 +232,7 @@ def test_l2_reported_once_per_stalled_batch() -> None:
     however many checks follow."""
     ss = ScaleSet(_quiet_set(instances=2))
     with MUTANTS["health_wait_never_runs_out"].applied():
-        checker = Checker(ss)
-        ss.subscribe(checker)
+        checker = observe(ss, Checker)
         ss.apply(PublishImage(100, "1.0.1", app_healthy=False))
         ss.advance(900)
         ss.apply(AppHealth(900, (1,), False))

@@ -27,6 +27,7 @@ from typing import Any
 
 from model.config import HealthProbe, ImageReference, ScaleSetConfig
 from model.events import PublishImage
+from model.facts import observe
 from model.run import Code
 from model.scaleset import ScaleSet
 from properties.checker import Checker
@@ -51,8 +52,7 @@ def upgrade_fleet(instances: int, *, check: bool) -> tuple[float, int]:
     ss = ScaleSet(config)
     checker = None
     if check:
-        checker = Checker(ss)
-        ss.subscribe(checker)
+        checker = observe(ss, Checker)
     ss.apply(PublishImage(at=0, version="1.0.1"))
     ss.run_until_idle(10**9)
     seconds = time.perf_counter() - start

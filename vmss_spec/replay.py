@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from model.facts import outside
 from model.replay import Replay
 from model.replay import replay as replay_model
 from model.rollout import Rollout
@@ -21,7 +22,7 @@ __all__ = ["Replay", "document_violation", "first_violation", "replay", "replay_
 def replay(trace: Trace) -> Replay:
     """Replay ``trace`` on the model with the invariants I1-I12 and the progress
     properties L1, L2 checked after every step."""
-    return replay_model(trace, observers=[Checker])
+    return replay_model(trace, observers=[outside(Checker)])
 
 
 def replay_with_rollout(trace: Trace) -> tuple[Replay, Rollout]:
@@ -33,7 +34,7 @@ def replay_with_rollout(trace: Trace) -> tuple[Replay, Rollout]:
         made.append(Rollout(ss))  # type: ignore[arg-type]
         return made[-1]
 
-    rep = replay_model(trace, observers=[Checker, record])
+    rep = replay_model(trace, observers=[outside(Checker), record])
     return rep, made[0]
 
 
