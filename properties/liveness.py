@@ -111,7 +111,6 @@ def quiet_reasons(world: World, run: SeenRun, limit: int = 3) -> list[str]:
 class QuietRun:
     """A run that started in a quiet environment: what L1 promises about it."""
 
-    run: RunView
     #: how many instances its scope holds
     in_scope: int
     #: quietness lasts while the time is before this (a credential's expiry)
@@ -152,7 +151,7 @@ class Liveness:
         seen = self.world.runs[run.number - 1]
         if run.active and not quiet_reasons(self.world, seen, limit=1):
             scope = len(seen.statuses)
-            self.quiet[run.number] = QuietRun(run, scope, credentials_valid_until(self.world))
+            self.quiet[run.number] = QuietRun(scope, credentials_valid_until(self.world))
             self.quiet_started += 1
 
     def event(self, event: Any) -> None:

@@ -19,6 +19,13 @@ def _in_flight(seen: Any) -> Any:
     return seen.batches[-1] if seen.batches and seen.batches[-1].end is None else None
 
 
+def published_end(run: Any) -> str:
+    """How the model says a run ended (its state, and error code if any): the
+    answer these properties compare with the layer's own decision, never an
+    input to it."""
+    return run.state if run.error is None else f"{run.state} {run.error[0]}"
+
+
 @rule
 class PreBatchCheckDecides(Property):
     """R4, R8, D1, D5: at a pre-batch check the run ends Completed when nothing
@@ -79,8 +86,7 @@ class PreBatchCheckDecides(Property):
         self._outcome(run, "batch")
 
     def before_run_ended(self, run: Any) -> None:
-        got = run.state if run.error is None else f"{run.state} {run.error[0]}"
-        self._outcome(run, got)
+        self._outcome(run, published_end(run))
 
     def end(self) -> None:
         for number in list(self.pending):
@@ -197,7 +203,7 @@ class EndOfBatchFollowsD7a(Property):
 
     def before_run_ended(self, run: Any) -> None:
         if self.expected is not None and self.expected[0] == run.number:
-            self.got = run.state if run.error is None else f"{run.state} {run.error[0]}"
+            self.got = published_end(run)
 
     def end_end_of_batch(self, number: int, rejection: Any) -> None:
         if self.expected is None:
@@ -205,7 +211,7 @@ class EndOfBatchFollowsD7a(Property):
         number, decision = self.expected
         run = self.published.run(number)
         got = self.got
-        if got == "pause" and run.state != "pause":
+        if got == "pause" and run.state != "pause":  # the model's answer, compared
             got = run.state
         self.expected = None
         batches = len(self.world.runs[number - 1].batches)
