@@ -177,13 +177,20 @@ def _check(run: Any, check: Any) -> tuple[Any, ...]:
     return run_view(run), c
 
 
+#: each row of the step table as a plain value, made once per row
+_ROWS: dict[Any, StepView] = {}
+
+
 def _step(row: Any, arg: Any) -> tuple[Any, ...]:
-    when = row.when
+    view = _ROWS.get(row)
+    if view is None:
+        view = _ROWS[row] = StepView(row.name, row.when)
+    when = view.when
     if when == "queued: instance":
         arg = arg[0].id  # (instance, token)
     elif when == "queued: run":
         arg = arg.number
-    return StepView(row.name, when), arg
+    return view, arg
 
 
 #: fact -> how its objects become plain values (facts not listed carry plain
@@ -218,16 +225,42 @@ CONVERT: dict[str, Callable[..., tuple[Any, ...]]] = {
 class Plain:
     """A subscriber (``ss.subscribe``) that passes each fact on to ``observer``
     as plain values (see the module doc); ``violations`` and ``finish`` are
-    the observer's, so that a replay (model/replay.py) can attach it."""
+    the observer's, so that a replay (model/replay.py) can attach it.
+
+    An observer called as ``observer(fact, *values)`` gets every fact that
+    way. One that has ``handler(fact)`` is asked once per kind of fact for
+    the callable that takes that fact's values (the checker's handlers,
+    chained once), and each fact then costs one conversion and one call."""
 
     def __init__(self, observer: Any) -> None:
         self.observer = observer
-        self._pass = observer.__call__
-        self._convert = CONVERT
+        self._handler = getattr(observer, "handler", None)
+        #: fact -> the callable taking the model's own arguments
+        self._table: dict[str, Callable[..., None]] = {}
 
     def __call__(self, fact: str, *args: Any) -> None:
-        how = self._convert.get(fact)
-        self._pass(fact, *(args if how is None else how(*args)))
+        passes = self._table.get(fact)
+        if passes is None:
+            passes = self._table[fact] = self._compile(fact)
+        passes(*args)
+
+    def _compile(self, fact: str) -> Callable[..., None]:
+        how = CONVERT.get(fact)
+        if self._handler is not None:
+            target = self._handler(fact)
+        else:
+            observer = self.observer
+
+            def target(*values: Any) -> None:
+                observer(fact, *values)
+
+        if how is None:
+            return target
+
+        def passes(*args: Any) -> None:
+            target(*how(*args))
+
+        return passes
 
     @property
     def violations(self) -> Any:

@@ -100,7 +100,7 @@ class Checker:
         self._history_due = False
         self._view: Any = None
         self._plan = _plan(tuple(type(p) for p in self.rules))
-        self._dispatch: dict[str, list[Callable[..., None]]] = {}
+        self._dispatch: dict[str, Callable[..., None]] = {}
         self._begin: dict[str, list[Callable[..., None]]] = {}
         self._end: dict[str, list[Callable[..., None]]] = {}
         #: the properties whose end() is due at the end of this step, in the order asked
@@ -140,11 +140,15 @@ class Checker:
     # ------------------------------------------------------------------ dispatch
     def __call__(self, fact: str, *args: Any) -> None:
         try:
-            handlers = self._dispatch[fact]
+            handle = self._dispatch[fact]
         except KeyError:
-            handlers = self._dispatch[fact] = self._handlers(fact)
-        for handler in handlers:
-            handler(*args)
+            handle = self._dispatch[fact] = self.handler(fact)
+        handle(*args)
+
+    def handler(self, fact: str) -> Callable[..., None]:
+        """Everything the checker does at ``fact``, as one callable taking the
+        fact's plain values (model/facts.py Plain asks once per kind of fact)."""
+        return _chain(self._handlers(fact))
 
     def _bind(self, entries: list[tuple[int, str]]) -> list[Callable[..., None]]:
         return [getattr(self.rules[k], attr) for k, attr in entries]
@@ -376,6 +380,33 @@ class Checker:
         for prop in self.rules:
             if _has(prop, "finish"):
                 prop.finish()
+
+
+def _chain(handlers: list[Callable[..., None]]) -> Callable[..., None]:
+    """One callable calling ``handlers`` in order (unrolled for the usual few)."""
+    if not handlers:
+        return _nothing
+    if len(handlers) == 1:
+        return handlers[0]
+    if len(handlers) == 2:
+        first, second = handlers
+
+        def both(*args: Any) -> None:
+            first(*args)
+            second(*args)
+
+        return both
+    chained = tuple(handlers)
+
+    def every(*args: Any) -> None:
+        for handle in chained:
+            handle(*args)
+
+    return every
+
+
+def _nothing(*args: Any) -> None:
+    pass
 
 
 @cache

@@ -145,7 +145,8 @@ class StepsHappenInD12Order(Property):
 
     # ------------------------------------------------------------ the order
     def _queued(self, arg: Any) -> None:
-        self._unended()
+        if self.open_event is not None:
+            self._unended()
         world = self.world
         now = self.last_step_at = world.now
         step = self.checker.step
@@ -178,7 +179,8 @@ class StepsHappenInD12Order(Property):
         self._unended()
 
     def _event(self, ev: Any) -> None:
-        self._unended()
+        if self.open_event is not None:
+            self._unended()
         self.open_event = ev
         if ev.at == self.last_step_at:
             self.sometimes("event at the same second as an internal step")

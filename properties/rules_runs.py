@@ -452,21 +452,23 @@ class LastChangeEndsTheTrace(Property):
         self.open = False
 
     def _event(self, ev: Any) -> None:
-        self._stale_before()
+        if self.open:
+            self._stale_before()
         self.latest = self.world.now
-        self.due()
 
     def _internal(self, arg: Any) -> None:
-        self._stale_before()
+        if self.open:
+            self._stale_before()
         self.open = True
-        self.due()
 
-    def end(self) -> None:
+    def _ended(self, arg: Any, rejection: Any) -> None:
         """After each event and each internal step that reported an end (a
         queued step that changed nothing, stale or not, must not move the
         last activity)."""
         self.open = False
         self.compare()
+
+    end_event = end_internal = _ended
 
     def tick(self) -> None:
         """Whenever time moves on (before the next step changes anything) and
