@@ -118,11 +118,15 @@ def _markers(fig: go.Figure, rep: Replay) -> None:
 
 
 def _bands(fig: go.Figure, rep: Replay) -> None:
-    """Runs and batches as bands over the lanes; violations as red lines."""
+    """Runs and batches as bands over the lanes; violations as red lines.
+    (Collected, then given to the layout once: plotly's add_shape and
+    add_annotation copy every shape and note so far, each time.)"""
     now = rep.result.time
+    shapes: list[dict] = []
+    notes: list[dict] = []
     for run in rep.scale_set.runs:
         end = run.end if run.end is not None else now
-        fig.add_shape(
+        shapes.append(dict(
             type="rect",
             name=f"run {run.number}",
             x0=run.start,
@@ -135,14 +139,14 @@ def _bands(fig: go.Figure, rep: Replay) -> None:
             opacity=0.08,
             line={"width": 0},
             layer="below",
-        )
-        fig.add_annotation(
+        ))  # fmt: skip
+        notes.append(dict(
             x=run.start, xref="x", y=1.0, yref="y domain", yanchor="bottom", xanchor="left",
             text=f"run {run.number} {run.code}", showarrow=False, font={"size": 11},
-        )  # fmt: skip
+        ))  # fmt: skip
         for b in run.batches:
             b_end = b.end if b.end is not None else end
-            fig.add_shape(
+            shapes.append(dict(
                 type="rect",
                 name=f"run {run.number} batch {b.number}",
                 x0=b.start,
@@ -155,13 +159,13 @@ def _bands(fig: go.Figure, rep: Replay) -> None:
                 opacity=0.18,
                 line={"width": 1, "color": "#d95f0e", "dash": "dot"},
                 layer="below",
-            )
-            fig.add_annotation(
+            ))  # fmt: skip
+            notes.append(dict(
                 x=b.start, xref="x", y=0.97, yref="y domain", yanchor="top", xanchor="left",
                 text=f"batch {b.number}", showarrow=False, font={"size": 9},
-            )  # fmt: skip
+            ))  # fmt: skip
     for v in rep.result.violations:
-        fig.add_shape(
+        shapes.append(dict(
             type="line",
             name=f"violation {v.invariant}",
             x0=v.at,
@@ -171,12 +175,13 @@ def _bands(fig: go.Figure, rep: Replay) -> None:
             y0=0,
             y1=1,
             line={"color": "#d7301f", "width": 2},
-        )
-        fig.add_annotation(
+        ))  # fmt: skip
+        notes.append(dict(
             x=v.at, xref="x", y=0, yref="paper", yanchor="top", showarrow=False,
             text=f"{v.invariant}: {html.escape(printable(v.message)[:80])}",
             font={"color": "#d7301f"},
-        )  # fmt: skip
+        ))  # fmt: skip
+    fig.update_layout(shapes=shapes, annotations=notes)
 
 
 def _limit(fig: go.Figure, rep: Replay, rollout: Rollout) -> None:
@@ -195,6 +200,7 @@ def _limit(fig: go.Figure, rep: Replay, rollout: Rollout) -> None:
         row=2,
         col=1,
     )
+    limits_of_runs = []
     for run in rep.scale_set.runs:
         if not run.checks:
             continue
@@ -206,7 +212,7 @@ def _limit(fig: go.Figure, rep: Replay, rollout: Rollout) -> None:
             f"limit {c.limit} = floor({c.instance_count} x {c.percent}%)"
             for c in run.checks
         ]
-        fig.add_trace(
+        limits_of_runs.append(
             go.Scatter(
                 name=f"limit (run {run.number})",
                 mode="lines+markers",
@@ -215,10 +221,10 @@ def _limit(fig: go.Figure, rep: Replay, rollout: Rollout) -> None:
                 y=ys,
                 hovertext=[*texts, texts[-1]],
                 hoverinfo="text",
-            ),
-            row=2,
-            col=1,
+            )
         )
+    if limits_of_runs:  # at once: add_trace copies every trace so far, each time
+        fig.add_traces(limits_of_runs, rows=2, cols=1)
 
 
 def figure(rep: Replay, rollout: Rollout, title: str = "") -> go.Figure:
