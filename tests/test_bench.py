@@ -38,7 +38,7 @@ def test_bench_variants_finds_a_broken_variant() -> None:
 
 
 def test_bench_json_has_the_documented_shape(monkeypatch, capsys) -> None:
-    def small(quick: bool, variants: bool) -> dict:
+    def small(quick: bool, variants: bool, progress: object = None) -> dict:
         return {
             "fleet": bench.bench_fleet(repeat=1, sizes=(5,)),
             "stateful": bench.bench_stateful(examples=3, steps=5, rounds=2),

@@ -22,6 +22,7 @@ import gc
 import statistics
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -286,17 +287,40 @@ def bench_workers(seconds: float = 10.0, counts: tuple[int, ...] = (1, 2)) -> li
 
 
 # ---------------------------------------------------------------- the command
-def run_bench(quick: bool = False, variants: bool = False) -> dict[str, Any]:
+def run_bench(
+    quick: bool = False,
+    variants: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Every figure of the benchmark, in one process run (the seconds to find
-    each broken variant only when asked: ``vmss-spec mutants`` times them all)."""
-    figures: dict[str, Any] = {
-        "fleet": bench_fleet(repeat=1 if quick else 5),
-        "stateful": bench_stateful(examples=50 if quick else 200, rounds=1 if quick else 3),
-        "workers": bench_workers(seconds=3.0 if quick else 10.0),
-        "trace": bench_trace_load(events=10_000 if quick else 100_000, repeat=1 if quick else 3),
-    }
+    each broken variant only when asked: ``vmss-spec mutants`` times them all);
+    ``progress`` hears a line as each part begins and ends."""
+    from vmss_spec.scaling import bench_scaling, bench_startup
+
+    say = progress or (lambda line: None)
+    example = Path(__file__).resolve().parent.parent / "examples" / "rolling-upgrade-10.json"
+    parts: list[tuple[str, Callable[[], Any]]] = [
+        ("fleet", lambda: bench_fleet(repeat=1 if quick else 5)),
+        (
+            "stateful",
+            lambda: bench_stateful(examples=50 if quick else 200, rounds=1 if quick else 3),
+        ),
+        ("workers", lambda: bench_workers(seconds=3.0 if quick else 10.0)),
+        (
+            "trace",
+            lambda: bench_trace_load(events=10_000 if quick else 100_000, repeat=1 if quick else 3),
+        ),
+        ("startup", lambda: bench_startup(example, repeat=3 if quick else 5)),
+        ("scaling", lambda: bench_scaling(quick=quick, repeat=1 if quick else 2, progress=say)),
+    ]
     if variants:
-        figures["variants"] = bench_variants(seeds=(0,) if quick else (0, 1, 2))
+        parts.append(("variants", lambda: bench_variants(seeds=(0,) if quick else (0, 1, 2))))
+    figures: dict[str, Any] = {}
+    for k, (name, measure) in enumerate(parts, 1):
+        say(f"[{k}/{len(parts)}] {name}...")
+        start = time.perf_counter()
+        figures[name] = measure()
+        say(f"[{k}/{len(parts)}] {name}: {time.perf_counter() - start:.1f}s")
     return figures
 
 
@@ -348,6 +372,20 @@ def format_bench(figures: dict[str, Any]) -> str:
                 f"  {row['workers']:>7}  {row['seconds']:>7.1f}  {row['steps']:>7}  "
                 f"{row['steps_per_second']:>7}  {row['speedup']:.2f}x"
             )
+    u = figures.get("startup")
+    if u:
+        lines.append("")
+        lines.append(
+            f"startup: python -c pass {u['python_pass_seconds']:.3f}s; --version "
+            f"{u['version_seconds']:.3f}s ({u['version_ratio']:.2f}x); the imports a replay "
+            f"needs {u['replay_imports_seconds']:.3f}s; replaying a 10-instance example "
+            f"{u['replay_example_seconds']:.3f}s ({u['replay_ratio']:.2f}x those imports)"
+        )
+    if figures.get("scaling"):
+        from vmss_spec.scaling import format_scaling
+
+        lines.append("")
+        lines.extend(format_scaling(figures["scaling"]))
     if "variants" not in figures:
         return "\n".join(lines) + "\n"
     lines.append("")

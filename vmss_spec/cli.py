@@ -114,7 +114,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     from vmss_spec.bench import format_bench, run_bench
 
-    figures = run_bench(quick=args.quick, variants=args.variants)
+    def progress(line: str) -> None:
+        print(f"vmss-spec bench: {line}", file=sys.stderr, flush=True)
+
+    figures = run_bench(quick=args.quick, variants=args.variants, progress=progress)
     sys.stdout.write(json.dumps(figures) + "\n" if args.json else format_bench(figures))
     return 0
 
