@@ -105,3 +105,71 @@ def test_bench_model_alone_runs_the_same_examples_and_checks_nothing() -> None:
         run_state_machine_as_test(  # ... the model alone checks nothing
             UpgradeMachine.for_campaign(Campaign(out_dir=None), checking=False), settings=chosen
         )
+
+
+# ---------------------------------------------------------------- the page
+def _tiny_figures(quick: bool, variants: bool, progress: object = None) -> dict:
+    from vmss_spec.bench_page import machine
+
+    return {
+        "machine": machine(),
+        "fleet": bench.bench_fleet(repeat=1, sizes=(5,)),
+        "stateful": bench.bench_stateful(examples=3, steps=5, rounds=1),
+        "trace": bench.bench_trace_load(events=200, repeat=1),
+    }
+
+
+def test_bench_markdown_writes_the_whole_page_with_the_machine(
+    monkeypatch, capsys, tmp_path
+) -> None:
+    from vmss_spec.bench_page import MARKER, PROSE, machine
+
+    monkeypatch.setattr(bench, "run_bench", _tiny_figures)
+    page = tmp_path / "benchmarks.md"
+    assert main(["bench", "--quick", "--markdown", str(page)]) == 0
+    printed = capsys.readouterr().out
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith(PROSE + "\n## Figures\n\n" + MARKER + "\n")
+    m = machine()
+    assert f"on {m['cpu']}, {m['cores']} core" in text and m["python"] in text
+    # the figures on the page are the ones the command printed, whole
+    assert f"```text\n{printed}```\n" in text
+    assert list(tmp_path.iterdir()) == [page]  # no temporary file left beside it
+
+
+def test_docs_benchmarks_page_is_the_generators_prose() -> None:
+    """docs/benchmarks.md is written by ``vmss-spec bench --markdown``: its
+    prose is the generator's, and a machine and figures follow it."""
+    from pathlib import Path
+
+    from vmss_spec.bench_page import MARKER, PROSE
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md").read_text(
+        encoding="utf-8"
+    )
+    assert text.startswith(
+        PROSE + "\n## Figures\n\n" + MARKER + "\n\nMeasured by `vmss-spec bench` on "
+    )
+    assert "fleet: one complete automatic upgrade" in text and "scaling: seconds" in text
+
+
+def test_bench_markdown_refuses_a_path_it_cannot_write_before_any_work(
+    monkeypatch, capsys, tmp_path
+) -> None:
+    def never(*args: object, **kwargs: object) -> dict:
+        raise AssertionError("the benchmark ran")
+
+    monkeypatch.setattr(bench, "run_bench", never)
+    for path in (tmp_path / "no" / "such" / "page.md", tmp_path):
+        assert main(["bench", "--markdown", str(path)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"vmss-spec bench: --markdown {path}: ")
+
+
+def test_bench_cpu_model_is_read_from_cpuinfo(tmp_path) -> None:
+    from vmss_spec.bench_page import cpu_model
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: Example CPU 9000\nflags\t: fpu\n")
+    assert cpu_model(info) == "Example CPU 9000"
+    assert cpu_model(tmp_path / "missing")  # falls back to what platform says

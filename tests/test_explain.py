@@ -113,8 +113,8 @@ def test_explain_every_example_is_deterministic(path: Path) -> None:
 
 
 def test_readme_shows_the_explain_output_of_its_example() -> None:
-    """The README's "Why did my upgrade stop?" block is this output, wrapped."""
-    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    """The "Why did my upgrade stop?" block of docs/traces.md is this output, wrapped."""
+    readme = (EXAMPLES.parent / "docs" / "traces.md").read_text(encoding="utf-8")
     marker = "instances down during batch 2):\n\n```text\n"
     block = readme[readme.index(marker) + len(marker) :].split("```", 1)[0]
     shown = "\n\n".join(" ".join(p.split("\n")) for p in block.strip().split("\n\n"))

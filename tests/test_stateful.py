@@ -75,7 +75,7 @@ def test_default_profile_reaches_every_scenario(tmp_path) -> None:
 
 
 #: The machine as a pytest test class, so that HypoFuzz can fuzz it:
-#: ``hypothesis fuzz -n 2 -- tests/test_stateful.py::TestUpgradeMachine`` (README).
+#: ``hypothesis fuzz -n 2 -- tests/test_stateful.py::TestUpgradeMachine`` (docs/campaign.md).
 #: Under pytest it runs a short campaign of its own (HypoFuzz ignores the count).
 TestUpgradeMachine = UpgradeMachine.TestCase
 TestUpgradeMachine.settings = settings(

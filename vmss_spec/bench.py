@@ -315,7 +315,9 @@ def run_bench(
     ]
     if variants:
         parts.append(("variants", lambda: bench_variants(seeds=(0,) if quick else (0, 1, 2))))
-    figures: dict[str, Any] = {}
+    from vmss_spec.bench_page import machine
+
+    figures: dict[str, Any] = {"machine": machine()}
     for k, (name, measure) in enumerate(parts, 1):
         say(f"[{k}/{len(parts)}] {name}...")
         start = time.perf_counter()

@@ -15,8 +15,6 @@ as text.
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -28,6 +26,9 @@ from model.explain import explain
 from model.replay import Replay
 from model.rollout import Rollout
 from model.trace import Trace
+from vmss_spec.output import output_problem, write_whole
+
+__all__ = ["output_problem", "page", "write_page", "write_trace_page"]
 
 #: the plot's div id (fixed: the page is byte-deterministic)
 DIV_ID = "rollout"
@@ -288,42 +289,9 @@ def page(rep: Replay, rollout: Rollout, title: str = "") -> str:
     )
 
 
-def output_problem(path: str | Path, *inputs: str | Path) -> str | None:
-    """Why the page cannot be written to ``path`` (checked before any work):
-    it is one of the ``inputs``, a folder or a device, or its folder is
-    missing or not writable; None when it can be."""
-    out = Path(path)
-    folder = out.parent if str(out.parent) else Path(".")
-    for given in inputs:
-        if str(given) != "-" and out.exists() and Path(given).exists():
-            if os.path.samefile(out, given):
-                return f"{path}: is the trace itself; it is not overwritten"
-    if out.exists() and not out.is_file():
-        return f"{path}: not a regular file"
-    if not folder.is_dir():
-        return f"{path}: no such folder {folder}"
-    if not os.access(folder, os.W_OK | os.X_OK):
-        return f"{path}: the folder {folder} is not writable"
-    return None
-
-
 def write_page(rep: Replay, rollout: Rollout, path: str | Path, title: str = "") -> Path:
-    """Write the page to ``path``, whole or not at all (a temporary file in
-    the same folder, then renamed over it); returns it."""
-    out = Path(path)
-    text = page(rep, rollout, title)
-    fd, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # as a plain write would have made it
-        os.replace(temporary, out)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return out
+    """Write the page to ``path``, whole or not at all; returns it."""
+    return write_whole(path, page(rep, rollout, title))
 
 
 def write_trace_page(trace: Trace, path: str | Path, title: str = "") -> Path:
