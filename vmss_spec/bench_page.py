@@ -75,9 +75,9 @@ the `ci` profile takes to find each broken variant (several minutes more;
   publications on 1,000 instances, application health answers, outages,
   scaling, opt-out and opt-in, a mix of every kind, and one outage naming
   more ids than section 7's bound (refused: the seconds to print its one
-  line). The growth per doubling is the time ratio of the last two sizes,
-  its exponent the base-2 logarithm of that ratio (1 is linear, 2
-  quadratic).
+  line). The growth per doubling is the geometric mean of the time ratios
+  from one size to the next, its exponent the base-2 logarithm of that
+  growth (1 is linear, 2 quadratic).
 - **The broken variants** (`--variants`): for each variant of
   `properties/mutants*.py`, the seconds the `ci` profile takes to find and
   shrink its counterexample, the median over seeds 0, 1 and 2.

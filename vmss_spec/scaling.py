@@ -10,9 +10,11 @@ every kind, and one outage naming more instance ids than section 7's bound
 before. Every command runs end to end in this process through
 ``vmss_spec.cli.main`` (load, replay with every property, output), its
 standard output written to a file: ``replay``, ``explain``, ``replay --json``
-and ``replay --html``. A shape's growth per doubling is the time ratio of
-its last two sizes; its exponent is that ratio's base-2 logarithm (1 is
-linear, 2 quadratic).
+and ``replay --html``. A shape's growth per doubling is the geometric mean
+of the time ratios from each size to the next (the largest time over the
+smallest, to the power one over the number of doublings: one slow run at one
+size weighs less than in the last ratio alone); its exponent is that
+growth's base-2 logarithm (1 is linear, 2 quadratic).
 """
 
 from __future__ import annotations
@@ -238,7 +240,8 @@ def bench_scaling(
                     progress(f"scaling: {name} at {size:,} done")
             for mode in modes:
                 times = seconds[mode]
-                growth = times[-1] / times[-2] if times[-2] > 0 else math.inf
+                doublings = len(times) - 1
+                growth = (times[-1] / times[0]) ** (1 / doublings) if times[0] > 0 else math.inf
                 rows.append(
                     {
                         "shape": name,
@@ -259,8 +262,8 @@ def bench_scaling(
 def format_scaling(rows: list[dict[str, Any]]) -> list[str]:
     """The series as lines of text (one per shape and mode)."""
     lines = [
-        "scaling: seconds at each size (each twice the one before); growth per doubling "
-        "and exponent at the largest (1 is linear)",
+        "scaling: seconds at each size (each twice the one before); mean growth per "
+        "doubling and its exponent (1 is linear)",
         f"  {'shape':<12} {'mode':<8} {'sizes':<24} {'seconds':<28} {'events/s':>9}  "
         f"{'x/doubling':>10}  exponent",
     ]
