@@ -19,7 +19,7 @@ def version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, slots=False)  # copied by `check`: a dict pickles in C
 class Catalog:
     """The published versions of one sku, and which are broken (D14)."""
 

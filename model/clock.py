@@ -49,3 +49,16 @@ class Clock:
 
     def __len__(self) -> int:
         return len(self._heap)
+
+    def snapshot_form(self, enc: Any) -> tuple[Any, ...]:
+        """E3 (model/snapshot.py): the queue in D12's order, each step's time
+        relative to now, its sequence number replaced by its place."""
+        now = enc.now
+        return tuple(
+            (at - now, klass, actor, action.name, enc.value(arg))
+            for at, klass, actor, _, action, arg in sorted(self._heap, key=_order)
+        )
+
+
+def _order(entry: tuple[Any, ...]) -> tuple[int, int, int, int]:
+    return entry[0], entry[1], entry[2], entry[3]

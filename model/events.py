@@ -14,6 +14,8 @@ from typing import ClassVar, Union
 
 import attrs
 
+from model.snapshot import T
+
 
 class Rejected(Exception):
     """A well-formed event that the system refuses (409, D14, V rules, D9)."""
@@ -173,3 +175,8 @@ EVENT_TYPES: dict[str, type] = {
         CancelUpgrade,
     )
 }
+
+# E3 (model/snapshot.py): the times an event or a rejection holds.
+for _cls in (*EVENT_TYPES.values(), Rejection):
+    _cls.SNAPSHOT_TIMES = {"at": T}  # type: ignore[attr-defined]
+RegenerateCredential.SNAPSHOT_TIMES = {"at": T, "expires_at": T}  # type: ignore[attr-defined]

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from model.run import ACTIVE_STATES
+from model.snapshot import T
 
 if TYPE_CHECKING:
     from model.events import Rejection
@@ -57,6 +58,8 @@ class RunView(NamedTuple):
     Cancelled), its error (code, message), its counts (D11, the REST
     progress) and its rollbackInfo counts."""
 
+    SNAPSHOT_TIMES = {"start": T, "end": T}  # E3 (model/snapshot.py)
+
     number: int
     started_by: str
     target: str
@@ -74,6 +77,8 @@ class RunView(NamedTuple):
 class BatchView(NamedTuple):
     """A batch: its number, its members, when it started and ended."""
 
+    SNAPSHOT_TIMES = {"start": T, "end": T}  # E3 (model/snapshot.py)
+
     number: int
     instances: tuple[int, ...]
     start: int
@@ -82,6 +87,8 @@ class BatchView(NamedTuple):
 
 class CheckView(NamedTuple):
     """The counts a pre-batch check reports (R4, R8)."""
+
+    SNAPSHOT_TIMES = {"at": T}  # E3 (model/snapshot.py)
 
     at: int
     instance_count: int
@@ -99,6 +106,8 @@ class Outcome(NamedTuple):
 
 class DeployView(NamedTuple):
     """D8: a model deploy: when it started, the instances it touched, how it ended."""
+
+    SNAPSHOT_TIMES = {"start": T}  # E3 (model/snapshot.py)
 
     start: int
     members: tuple[int, ...]
@@ -237,6 +246,10 @@ class Plain:
         self._handler = getattr(observer, "handler", None)
         #: fact -> the callable taking the model's own arguments
         self._table: dict[str, Callable[..., None]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A copy (model/snapshot.py) compiles its table again, on demand."""
+        return {**self.__dict__, "_table": {}}
 
     def __call__(self, fact: str, *args: Any) -> None:
         passes = self._table.get(fact)

@@ -10,7 +10,11 @@ shows, set by the actions.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import attrs
+
+from model.snapshot import T
 
 
 class Power:
@@ -39,6 +43,16 @@ BUSY_STATES = frozenset(
 class Instance:
     """One VM: its disks, power and provisioning state, image version, and the
     application's health signal (SPEC "Health, precisely")."""
+
+    #: E3 (model/snapshot.py): its machine is not state; its times
+    SNAPSHOT_SKIP: ClassVar = ("lifecycle",)
+    SNAPSHOT_TIMES: ClassVar = {
+        "app_started_at": T,
+        "last_provisioned_at": T,
+        "down_since": T,
+        "app_health_at": T,
+        "provisioning_failure": (None, T),
+    }
 
     id: int
     image_version: str

@@ -20,14 +20,17 @@ Run lifecycle (R4, R5, D5-D7a)::
     pre_check | batch_in_flight ──fault──▶ Faulted
     pre_check | batch_in_flight | pause ──cancel──▶ Cancelled
 
-``FleetMachine`` is a ``transitions.Machine`` whose ``add_model`` and
-``remove_model`` cost the same for the 10,000th instance as for the first
-(the stock machine keeps its models in a list: a linear membership test on
-every add, a linear removal), whose trigger methods are bound once on the
-model class, and which moves a model along a legal transition by setting its
-state directly when the machine has no callbacks, conditions or queue (both
-machines here), as the stock trigger would. An illegal trigger still goes
-through ``transitions`` and raises its ``MachineError``.
+``FleetMachine`` is a ``transitions.Machine`` that keeps no list of its
+models: each object holds its state and, in ``lifecycle``, its machine, so
+that ``add_model`` and ``remove_model`` cost the same for the 10,000th
+instance as for the first (the stock machine keeps a list: a linear
+membership test on every add, a linear removal), and so that a scale set can
+be copied and restored (model/snapshot.py, SPEC E3) while its machines stay
+the same two objects. Its trigger methods are bound once on the model class,
+and it moves a model along a legal transition by setting its state directly
+when the machine has no callbacks, conditions or queue (both machines here),
+as the stock trigger would. An illegal trigger still goes through
+``transitions`` and raises its ``MachineError``.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from transitions.core import listify
 
 from model.instance import Instance
 from model.run import Code, UpgradeRun
+from model.snapshot import share
 
 INSTANCE_STATES = [
     "ready",
@@ -96,31 +100,25 @@ RUN_TRANSITIONS = [
 ]
 
 
-class _Models:
-    """A list-like set of models: O(1) membership, append and removal."""
+class _NoModels:
+    """The models of a FleetMachine: none kept (each object knows its machine)."""
 
-    __slots__ = ("_by_id",)
-
-    def __init__(self) -> None:
-        self._by_id: dict[int, Any] = {}
+    __slots__ = ()
 
     def __contains__(self, model: object) -> bool:
-        return id(model) in self._by_id
+        return False
 
     def append(self, model: Any) -> None:
-        self._by_id[id(model)] = model
+        pass
 
     def remove(self, model: Any) -> None:
-        del self._by_id[id(model)]
+        pass
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(list(self._by_id.values()))
+        return iter(())
 
     def __len__(self) -> int:
-        return len(self._by_id)
-
-    def __getitem__(self, index: int) -> Any:
-        return list(self._by_id.values())[index]
+        return 0
 
 
 class FleetMachine(Machine):
@@ -129,13 +127,14 @@ class FleetMachine(Machine):
     The trigger methods are bound once on the class (``inst.reimage()`` fires
     the machine's ``reimage`` event on ``inst``); ``add_model`` only records
     the machine in the model's ``lifecycle`` attribute and sets its initial
-    state: no per-object functions, so the models can be slotted and a fleet
-    of 10,000 costs 10,000 small objects.
+    state: no per-object functions and no list of models, so the models can
+    be slotted, a fleet of 10,000 costs 10,000 small objects, and a copy of
+    a scale set shares its machines.
     """
 
     def __init__(self, *args: Any, model_class: type, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.models = _Models()
+        self.models = _NoModels()
         self.model_class = model_class
         #: trigger -> source -> dest, when the machine has nothing but moves
         self.moves = self._plain_moves()
@@ -172,8 +171,8 @@ class FleetMachine(Machine):
 
     def add_model(self, model: Any, initial: Any = None) -> None:
         for mod in listify(model):
-            if mod in self.models:
-                continue
+            if getattr(mod, "lifecycle", None) is self:
+                continue  # added already
             mod.lifecycle = self
             self.set_state(initial if initial is not None else self.initial, model=mod)
             self.models.append(mod)
@@ -224,3 +223,17 @@ def instance_machine(model: Any = None, **kwargs: Any) -> Machine:
 def run_machine(model: Any = None, **kwargs: Any) -> Machine:
     """The upgrade run lifecycle machine, shared by all runs of a scale set."""
     return _lifecycle(model, RUN_STATES, RUN_TRANSITIONS, "pre_check", UpgradeRun, kwargs)
+
+
+_MACHINES: list[Machine] = []
+
+
+def shared_machines() -> tuple[Machine, Machine]:
+    """The instance and run machines every scale set uses: they keep no
+    models, so one of each serves every scale set, and a copy of a scale set
+    (model/snapshot.py) refers to them rather than copying them."""
+    if not _MACHINES:
+        _MACHINES.extend((instance_machine(), run_machine()))
+        share("machine:instance", _MACHINES[0])
+        share("machine:run", _MACHINES[1])
+    return _MACHINES[0], _MACHINES[1]

@@ -10,7 +10,11 @@ RollingForward.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import attrs
+
+from model.snapshot import T
 
 PLATFORM, USER = "Platform", "User"  # startedBy
 
@@ -46,9 +50,11 @@ class Status:
 ACTIVE_STATES = frozenset({"pre_check", "batch_in_flight", "pause"})
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, slots=False)  # copied by `check`: a dict pickles in C
 class MemberOutcome:
     """D11: how one instance of a batch was done."""
+
+    SNAPSHOT_TIMES: ClassVar = {"at": T}  # E3 (model/snapshot.py)
 
     status: str  # Status.SUCCESSFUL | Status.FAILED
     at: int
@@ -58,9 +64,11 @@ class MemberOutcome:
     cause: str | None = None
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, slots=False)  # copied by `check`: a dict pickles in C
 class Batch:
     """R5, R13: the instances a run upgrades together, and the facts of its start."""
+
+    SNAPSHOT_TIMES: ClassVar = {"start": T, "end": T}  # E3 (model/snapshot.py)
 
     number: int
     instances: list[int]
@@ -77,9 +85,11 @@ class Batch:
         return any(o.provisioning_failed for o in self.outcomes.values())
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, slots=False)  # copied by `check`: a dict pickles in C
 class Check:
     """One pre-batch health check (R4, R8): N, unhealthy, limit, at a time."""
+
+    SNAPSHOT_TIMES: ClassVar = {"at": T}  # E3 (model/snapshot.py)
 
     at: int
     instance_count: int
@@ -97,6 +107,10 @@ class Check:
 @attrs.define(eq=False, repr=False)
 class UpgradeRun:
     """One run: who started it, its fixed target (D3), its scope and progress (D11)."""
+
+    #: E3 (model/snapshot.py): its machine is not state; its times
+    SNAPSHOT_SKIP: ClassVar = ("lifecycle",)
+    SNAPSHOT_TIMES: ClassVar = {"start": T, "end": T, "cancel_asked_at": T, "opted_out_at": T}
 
     number: int
     started_by: str

@@ -39,8 +39,9 @@ from model.config import ENABLE, ScaleSetConfig, check_errors, check_warnings, v
 from model.events import Event, Rejected, Rejection
 from model.history import UpgradeHistory, history_view
 from model.instance import BUSY_STATES, Instance, Power, Provisioning
-from model.lifecycles import instance_machine, run_machine
+from model.lifecycles import shared_machines
 from model.result import Result, result_of
+from model.snapshot import T
 
 if TYPE_CHECKING:
     from model.actors.deploy import Deploy
@@ -57,6 +58,21 @@ def _nobody_listens(fact: str, *args: Any) -> None:
 class ScaleSet:
     """The executable spec: build it from a configuration, ``apply`` events,
     ``advance`` time, and read ``instances``, ``runs`` and the history view."""
+
+    #: E3 (model/snapshot.py): what is not state (the configuration and what
+    #: is read from it once, the machines, the subscribers, a counter), and
+    #: the attributes holding times
+    SNAPSHOT_SKIP = (
+        "config", "policy", "timings", "probe", "service_fabric", "pause_seconds",
+        "record", "_listeners", "instance_machine", "run_machine", "advance",
+        "extension_credentials", "v_errors", "warnings", "steps_taken",
+    )  # fmt: skip
+    SNAPSHOT_TIMES = {
+        "not_started": [(T, None, None)],
+        "auto_off_at": T,
+        "last_activity": T,
+        "tokens": {"*": [T]},
+    }
 
     def __init__(self, config: ScaleSetConfig) -> None:
         """The scale set at time 0: its instances running, provisioned, healthy,
@@ -89,8 +105,7 @@ class ScaleSet:
         self.last_activity = 0
         #: how many internal steps did something (benchmarks report steps per second)
         self.steps_taken = 0
-        self.instance_machine = instance_machine()
-        self.run_machine = run_machine()
+        self.instance_machine, self.run_machine = shared_machines()
         # R14, R15: each credential's tokens (expiry times) and the one the model references.
         self.tokens: dict[str, list[int]] = {
             name: [cred.expires_at] for name, cred in config.credentials.items()

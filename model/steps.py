@@ -38,6 +38,7 @@ from model.actors import (
     publisher,
     user,
 )
+from model.snapshot import share
 
 
 @attrs.define(eq=False, repr=False)
@@ -142,6 +143,8 @@ EVENTS: dict[str, Step] = {row.name: row for row in TABLE if row.when == "event"
 INTERNAL: dict[str, Step] = {row.name: row for row in TABLE if row.when.startswith("queued")}
 #: every row by name
 BY_NAME: dict[str, Step] = {row.name: row for row in TABLE}
+for _row in TABLE:  # a copy of a state refers to the rows (model/snapshot.py)
+    share(f"step:{_row.name}", _row)
 
 
 def markdown_table() -> str:

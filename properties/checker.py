@@ -58,7 +58,7 @@ _BEFORE_WORLD = {"disk_replaced", "rollback_restored", "member_done", "batch_sta
 _ENDS = ("step", "event", "rejected")
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, slots=False)  # copied often by `check`: a dict pickles in C
 class Tally:
     """One property's counts: how often it was evaluated, how often its rule applied."""
 

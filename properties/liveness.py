@@ -107,7 +107,7 @@ def quiet_reasons(world: World, run: SeenRun, limit: int = 3) -> list[str]:
     return reasons
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, slots=False)  # copied by `check`: a dict pickles in C
 class QuietRun:
     """A run that started in a quiet environment: what L1 promises about it."""
 

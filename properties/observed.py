@@ -42,7 +42,7 @@ USER_STOPS = frozenset({"cancel_upgrade", "set_automatic_upgrade"})
 ENDS = frozenset({Code.COMPLETED, Code.FAULTED, Code.CANCELLED})
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, slots=False)  # copied by `check`: a dict pickles in C
 class SeenInstance:
     """One instance as observed."""
 
@@ -71,7 +71,7 @@ class SeenInstance:
     disks: set[str] = attrs.field(factory=set)
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, slots=False)  # copied by `check`: a dict pickles in C
 class SeenBatch:
     number: int
     members: list[int]
@@ -87,7 +87,7 @@ class SeenBatch:
     restored: set[int] = attrs.field(factory=set)
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, slots=False)  # copied by `check`: a dict pickles in C
 class SeenRun:
     number: int
     started_by: str
@@ -119,7 +119,7 @@ class SeenRun:
         self.statuses[instance_id] = status
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, slots=False)  # copied by `check`: a dict pickles in C
 class SeenDeploy:
     start: int
     members: set[int]

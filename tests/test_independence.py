@@ -28,17 +28,20 @@ def test_stating_module_takes_only_observations_from_the_model(name: str) -> Non
 
 def test_every_module_is_scanned_or_says_it_drives_the_model() -> None:
     """The list is the directory, not one kept by hand; the drivers are the
-    campaign's own plumbing and say so."""
+    campaign's and the exhaustive check's own plumbing and say so."""
     assert {"checker", "observed", "rules_runs", "invariants", "liveness"} <= set(STATING)
     assert drivers() == {
         "actions",
         "campaign",
         "counterexample",
+        "explore",
         "generation",
         "machine",
+        "memory",
         "mutants",
         "mutants_runs",
         "mutants_world",
+        "scope",
         "selfcheck",
     }
 

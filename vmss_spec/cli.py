@@ -180,6 +180,8 @@ def _cmd_mutants(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.check:
+        return _check_variants(args)
     try:
         rows = run_selfcheck(
             args.profile, seeds, args.names or None, args.workers, progress=_mutant_checked
@@ -189,6 +191,28 @@ def _cmd_mutants(args: argparse.Namespace) -> int:
         return 2
     sys.stdout.write(format_selfcheck(rows))
     return 1 if survivors(rows) else 0
+
+
+def _check_variants(args: argparse.Namespace) -> int:
+    """``mutants --check``: each variant against `check` on the standard scopes."""
+    from properties.mutants import MUTANTS
+    from vmss_spec import check_variants as cv
+    from vmss_spec.output import output_problem, write_whole
+
+    unknown = [n for n in args.names if n not in MUTANTS]
+    problem = output_problem(args.markdown) if args.markdown else None
+    if unknown or problem:
+        print(f"vmss-spec mutants: {problem or f'no such variant {unknown[0]}'}", file=sys.stderr)
+        return 2
+    rows = cv.run_check_variants(
+        args.names or None, progress=lambda line: print(line, file=sys.stderr, flush=True)
+    )
+    print("\n".join(cv.format_rows(rows)))
+    print(cv.summary(rows))
+    if args.markdown:
+        write_whole(args.markdown, cv.render_page(rows))
+    explored = [r for r in rows if r["variant"] not in cv.DOCUMENT_VARIANTS]
+    return 1 if any(r.get("property") is None for r in explored) else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -235,6 +259,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(p)
     p.set_defaults(func=_cmd_verify)
     p = sub.add_parser(
+        "check",
+        help="explore every behaviour of a small scope (SPEC section 8)",
+        description="Explore every behaviour of a scope breadth first, with every "
+        "property checked on every transition: 'no violation in this scope', or the "
+        "shortest behaviour that breaks one, saved as a trace file.",
+    )
+    from vmss_spec import check
+
+    check.add_arguments(p)
+    p.set_defaults(func=check.main)
+    p = sub.add_parser(
         "bench",
         help="measure the model at fleet scale and the property suite's throughput",
         description="Benchmarks (figures, not assertions): a complete upgrade of 100, 1,000 "
@@ -276,6 +311,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", choices=["ci", "default", "thorough"], default="default")
     p.add_argument("--seeds", default="1,2,3", help="comma-separated seeds (default 1,2,3)")
     p.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="explore each variant with `check` on the standard scopes instead (section 8)",
+    )
+    p.add_argument("--markdown", metavar="FILE", help="with --check: also write the page")
     p.add_argument("names", nargs="*", metavar="NAME", help="variants (default: all)")
     p.set_defaults(func=_cmd_mutants)
     return parser

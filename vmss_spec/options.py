@@ -50,6 +50,8 @@ def _whole(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
 
 
 _positive = _whole(1)
+#: for other commands' options
+whole = _whole
 _seed = _whole(0)
 _DURATION = re.compile(r"(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?")
 

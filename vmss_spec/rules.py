@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "docs" / "SPEC.md"
 MANIFEST = ROOT / "docs" / "rules.toml"
 
-_NUMBER = re.compile(r"[RVDIL]\d+a?")
+_NUMBER = re.compile(r"[RVDILE]\d+a?")
 
 
 @attrs.frozen
@@ -34,14 +34,14 @@ class Rule:
 
 
 def number_key(number: str) -> tuple[int, int, str]:
-    """The spec's order: R, V, D, I, L, then by number (D7 before D7a before D8)."""
-    return ("RVDIL".index(number[0]), int(re.sub(r"\D", "", number)), number)
+    """The spec's order: R, V, D, I, L, E, then by number (D7 before D7a before D8)."""
+    return ("RVDILE".index(number[0]), int(re.sub(r"\D", "", number)), number)
 
 
 def spec_numbers(text: str) -> list[str]:
     """Every number the spec defines: in bold at its definition, or a row of the
     V table."""
-    found = set(re.findall(r"\*\*([RVDIL]\d+a?)\b", text))
+    found = set(re.findall(r"\*\*([RVDILE]\d+a?)\b", text))
     found |= set(re.findall(r"^\| (V\d+) \|", text, re.M))
     return sorted(found, key=number_key)
 

@@ -11,21 +11,24 @@ Succeeded, and its successful end may start a Platform run (D4).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import attrs
 
 from model.actors import instances, orchestrator
 from model.events import Rejected
 from model.instance import Provisioning
+from model.snapshot import T
 
 if TYPE_CHECKING:
     from model.scaleset import ScaleSet
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, slots=False)  # copied by `check`: a dict pickles in C
 class Deploy:
     """D8: one model deploy: the instances it touched and how it ended."""
+
+    SNAPSHOT_TIMES: ClassVar = {"start": T, "end": T}  # E3 (model/snapshot.py)
 
     start: int
     members: list[int]
