@@ -56,6 +56,9 @@ ABSTRACTION = (
     "internal step is due; other moments between two steps are not told apart"
 )
 
+#: what a deadlock (E4) is reported as
+DEADLOCK = "deadlock: a run is active and no transition leads on"
+
 WAIT = ("wait",)
 STEP = ("step",)
 
@@ -66,7 +69,7 @@ class Visited:
     transition that first reached it (``array('i')`` each): at a million
     states 2^21 slots of 8 bytes and 8 bytes a state, 24.8 bytes a state."""
 
-    def __init__(self, slots: int = 1 << 16) -> None:
+    def __init__(self, slots: int = 1 << 10) -> None:
         self._table = array("Q", bytes(8 * slots))
         self._mask = slots - 1
         self.parent = array("i")
@@ -154,30 +157,41 @@ class Outcome:
 
 
 class _State:
-    """A live state: the scale set, its checker, the budgets left."""
+    """A live state: which of the scope's initial scale sets it comes from
+    (their configurations are not in the canonical form of a scale set, and
+    two of them may otherwise look alike), the scale set, its checker, the
+    budgets left."""
 
-    __slots__ = ("ss", "checker", "budgets")
+    __slots__ = ("origin", "ss", "checker", "budgets")
 
-    def __init__(self, ss: ScaleSet, checker: Checker, budgets: tuple[int, ...]) -> None:
-        self.ss, self.checker, self.budgets = ss, checker, budgets
+    def __init__(
+        self, origin: int, ss: ScaleSet, checker: Checker, budgets: tuple[int, ...]
+    ) -> None:
+        self.origin, self.ss, self.checker, self.budgets = origin, ss, checker, budgets
 
     def key(self) -> tuple[Any, ...]:
-        return (self.budgets, canonical((self.ss, self.checker), self.ss.now))
+        return (self.origin, self.budgets, canonical((self.ss, self.checker), self.ss.now))
 
     def freeze(self) -> bytes:
-        return freeze((self.ss, self.checker, self.budgets))
+        return freeze((self.origin, self.ss, self.checker, self.budgets))
 
 
 def _thaw(frozen: bytes) -> _State:
-    ss, checker, budgets = thaw(frozen)
-    return _State(ss, checker, budgets)
+    return _State(*thaw(frozen))
+
+
+def share_configs(scope: Scope) -> None:
+    """The scope's configurations are the same objects in every copy of a state."""
+    for config, _ in scope.initial:
+        for part in (config, config.policy, config.timings, config.image):
+            share(f"config:{id(part)}", part)
 
 
 def initial(scope: Scope, k: int = 0) -> _State:
     """The scope's initial state ``k`` (E1: a scope may name several scale sets)."""
     ss = ScaleSet(scope.initial[k][0])
     checker = observe(ss, Checker)
-    return _State(ss, checker, scope.budgets())
+    return _State(k, ss, checker, scope.budgets())
 
 
 def moves(scope: Scope, state: _State) -> list[tuple[Any, ...]]:
@@ -238,9 +252,8 @@ def explore(
     outcome = Outcome(scope.name)
     visited = Visited()
     queue: deque[tuple[int, bytes, int]] = deque()
-    for k, (config, _) in enumerate(scope.initial):
-        for part in (config, config.policy, config.timings, config.image):
-            share(f"config:{id(part)}", part)
+    share_configs(scope)
+    for k in range(len(scope.initial)):
         root = initial(scope, k)
         number = visited.add(fingerprint(root.key()), -1, k)
         if number >= 0:
@@ -256,7 +269,9 @@ def explore(
         if move is not None:
             path.append(_label(move))
         outcome.violation = violation
-        outcome.counterexample, outcome.counterexample_length = _trace(scope, start, path, labels)
+        outcome.counterexample, outcome.counterexample_length = behaviour_trace(
+            scope, start, [labels[n] for n in path]
+        )
 
     def _label(move: tuple[Any, ...]) -> int:
         key = move if move[0] != "event" else ("event", move[1], _event_key(move[2]))
@@ -289,7 +304,7 @@ def explore(
             if state.checker.world.active is not None and not state.checker.violations:
                 # E4: a run still active with nothing due and no budget left (a
                 # property of the end of a replay, L2 say, may have said so first)
-                state.checker.report("E4", "deadlock: a run is active and no transition leads on")
+                state.checker.report("E4", DEADLOCK)
             if state.checker.violations:
                 found(number, None, state.checker.violations[0])
                 break
@@ -329,15 +344,15 @@ def _event_key(event: ev.Event) -> tuple[Any, ...]:
     return (event.NAME, *(v for k, v in attrs.asdict(event).items() if k != "at"))
 
 
-def _trace(
-    scope: Scope, start: int, path: list[int], labels: list[tuple[Any, ...]]
+def behaviour_trace(
+    scope: Scope, start: int, path: list[tuple[Any, ...]]
 ) -> tuple[dict[str, Any], int]:
-    """The behaviour ``path`` from the initial state ``start`` as a trace of
-    section 7: its events at the times they happen, ``until`` the time it ends."""
+    """The behaviour ``path`` (its moves) from the initial state ``start`` as a
+    trace of section 7: its events at the times they happen, ``until`` the
+    time it ends; and its number of transitions."""
     state = initial(scope, start)
     events: list[dict[str, Any]] = []
-    for number in path:
-        move = labels[number]
+    for move in path:
         if move[0] == "event":
             now = state.ss.now
             event = move[2]

@@ -17,7 +17,6 @@ patch, reports it again; the benchmarks time how long each takes to find::
 from __future__ import annotations
 
 import sys
-import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
@@ -57,6 +56,13 @@ class Mutant:
 
 
 MUTANTS: dict[str, Mutant] = {}
+
+
+def variant_memory(ss: ScaleSet, name: str, make: Callable[[], Any]) -> Any:
+    """What a broken variant remembers of a scale set, kept in the scale set
+    itself, so that it is part of its state: copied and compared with it by
+    `vmss-spec check` (model/snapshot.py) like the rest."""
+    return ss.__dict__.setdefault(f"variant_{name}", make())
 
 
 def replace(module: Any, name: str, new: Callable[..., Any]) -> list[AbstractContextManager[Any]]:
@@ -322,16 +328,15 @@ def _run_stopped_mid_batch() -> list[AbstractContextManager[Any]]:
 def _deploy_keeps_failed_instances() -> list[AbstractContextManager[Any]]:
     begin = instances.begin_model_update
     finished = instances.extensions_finished
-    failed_at_deploy: weakref.WeakKeyDictionary[ScaleSet, set[int]] = weakref.WeakKeyDictionary()
 
     def begin_model_update(ss: ScaleSet, inst: Any) -> None:
         if inst.provisioning_state == Provisioning.FAILED:
-            failed_at_deploy.setdefault(ss, set()).add(inst.id)
+            variant_memory(ss, "failed_at_deploy", set).add(inst.id)
         begin(ss, inst)
 
     def extensions_finished(ss: ScaleSet, arg: tuple[Any, int]) -> bool:
         inst, _ = arg
-        stuck = failed_at_deploy.get(ss, set())
+        stuck = variant_memory(ss, "failed_at_deploy", set)
         if inst.id not in stuck or inst.batch_run is not None:
             return finished(ss, arg)
         stuck.discard(inst.id)

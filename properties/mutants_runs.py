@@ -6,7 +6,6 @@ wrong moment, an option read from the wrong field."""
 
 from __future__ import annotations
 
-import weakref
 from contextlib import AbstractContextManager
 from typing import Any
 from unittest import mock
@@ -16,7 +15,7 @@ from model.actors import orchestrator, publisher, user
 from model.events import Rejected
 from model.run import PLATFORM, ErrorCode, Status, UpgradeRun
 from model.scaleset import ScaleSet
-from properties.mutants import _mutant, replace
+from properties.mutants import _mutant, replace, variant_memory
 
 #: drives the model (tests/independence.py: not a statement of the spec)
 DRIVER = True
@@ -196,18 +195,18 @@ def _unhealthy_at_the_limit_stops() -> Patches:
 )
 def _check_after_pause_counts_at_batch_end() -> Patches:
     end_of_batch, end_of_pause = orchestrator.end_of_batch, orchestrator.end_of_pause
-    counted: weakref.WeakKeyDictionary[UpgradeRun, int] = weakref.WeakKeyDictionary()
 
     def counting_end_of_batch(ss: ScaleSet, run: UpgradeRun) -> bool:
         done = end_of_batch(ss, run)
         if run.state == "pause":
-            counted[run] = ss.count_unhealthy()
+            variant_memory(ss, "counted", dict)[run.number] = ss.count_unhealthy()
         return done
 
     def stale_end_of_pause(ss: ScaleSet, run: UpgradeRun) -> bool:
-        if run not in counted or run.state != "pause":
+        counted = variant_memory(ss, "counted", dict)
+        if run.number not in counted or run.state != "pause":
             return end_of_pause(ss, run)
-        unhealthy = counted.pop(run)
+        unhealthy = counted.pop(run.number)
         with mock.patch.object(ss, "count_unhealthy", lambda: unhealthy):
             return end_of_pause(ss, run)
 

@@ -202,8 +202,9 @@ def scope_from_data(data: Any, name: str) -> Scope:
         trace = {"format": FORMAT, "scale_set": scale_set, "events": []}
         try:
             initial.append((parse_trace(trace).scale_set, scale_set))
-        except TraceError as exc:
-            raise ScopeError(f"{name}: {place}: {exc}") from None
+        except TraceError as exc:  # it names the place as in a trace: /scale_set/...
+            where = "" if place == "scale_set" else f"{place}: "
+            raise ScopeError(f"{name}: {where}{exc}") from None
     credentials = sorted(set.intersection(*(set(c.credentials) for c, _ in initial)))
     choices = []
     for kind, spec in data["events"].items():
@@ -234,7 +235,16 @@ def _order(error: jsonschema.ValidationError) -> tuple[int, str]:
 
 
 #: the standard scopes, run by name (``vmss-spec check small``)
-STANDARD = ("small", "rollback", "service-fabric", "credentials", "users", "configurations")
+STANDARD = (
+    "small",
+    "rollback",
+    "service-fabric",
+    "credentials",
+    "users",
+    "configurations",
+    "history",
+    "long-pause",
+)
 
 
 def load_scope(where: str) -> Scope:

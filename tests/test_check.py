@@ -174,3 +174,62 @@ def test_e5_ctrl_c_prints_what_was_explored_marked_incomplete(tmp_path: Path) ->
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert "INCOMPLETE (interrupted)" in out and "distinct states" in out
+
+
+def test_e5_the_guide_table_of_standard_scopes_is_their_files() -> None:
+    """docs/check.md lists every standard scope with its description and its
+    pinned counts, as the scope files say."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "check.md").read_text()
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 5 and cells[0].startswith("`"):
+            rows[cells[0].strip("`")] = cells[1:]
+    assert list(rows) == list(STANDARD)
+    for name, (what, states, transitions, depth) in rows.items():
+        scope, pinned = load_scope(name), _pinned(name)
+        assert what == scope.description
+        assert [states, transitions, depth] == [
+            f"{pinned['states']:,}",
+            f"{pinned['transitions']:,}",
+            str(pinned["depth"]),
+        ]
+
+
+def test_e5_two_workers_explore_the_same_states_and_find_the_same_violation() -> None:
+    from properties.explore_workers import explore_parallel
+
+    scope = load_scope("credentials")
+    alone, shared = explore(scope), explore_parallel(scope, 2)
+    assert shared.complete and shared.violation is None
+    assert (shared.states, shared.transitions, shared.depth) == (
+        alone.states,
+        alone.transitions,
+        alone.depth,
+    )
+    assert shared.applied == alone.applied
+    tiny = scope_from_data(TINY, "tiny")
+    with under_mutant("batches_in_descending_id_order"):
+        found = explore_parallel(tiny, 2)
+    assert found.violation is not None and found.violation.invariant == "batch_is_d2_choice"
+    assert found.counterexample_length == 1
+
+
+def test_e5_each_broken_variant_is_in_the_table_of_what_check_catches() -> None:
+    """docs/check-variants.md (written by ``mutants --check --markdown``) has
+    one row per broken variant, and none of those a scope can reach is missed."""
+    from properties.mutants import MUTANTS
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "check-variants.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    names = [row.split("`")[1] for row in rows]
+    assert sorted(names) == sorted(MUTANTS)
+    assert not [row for row in rows if "MISSED" in row]
+
+
+def test_e5_mutants_check_explores_a_variant_on_the_standard_scopes(capsys) -> None:
+    assert main(["mutants", "--check", "batch_cap_rounded_up", "percent_of_5_refused"]) == 0
+    out = capsys.readouterr().out
+    assert "| `batch_cap_rounded_up` | D1 | " in out and "`batch_is_d2_choice`" in out
+    assert "not explored (a trace document, V10)" in out
+    assert "1 of 1 variants caught by check on a standard scope" in out

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 #: the user's guide and the pages it links to (SPEC.md, mutants.md and
 #: mutmut.md are records of their own, kept as they are)
-PAGES = ("architecture", "python", "traces", "campaign", "decisions", "benchmarks")
+PAGES = ("architecture", "python", "traces", "campaign", "check", "decisions", "benchmarks")
 GUIDE = ("README.md", *(f"docs/{name}.md" for name in PAGES))
 ELIDED = "..."
 

@@ -35,6 +35,7 @@ def test_every_module_is_scanned_or_says_it_drives_the_model() -> None:
         "campaign",
         "counterexample",
         "explore",
+        "explore_workers",
         "generation",
         "machine",
         "memory",

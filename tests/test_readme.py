@@ -35,6 +35,7 @@ def test_readme_is_a_users_guide_under_15_kb() -> None:
         "Why did it stop",
         "Verify",
         "A counterexample, and how to replay it",
+        "Every behaviour of a small scope",
         "Where a rule lives",
         "A picture",
     ]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from model.trace import TraceError, load_trace_text
-from vmss_spec import bench, scaling
+from vmss_spec import bench, check_bench, scaling
 from vmss_spec.cli import main
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "rolling-upgrade-10.json"
@@ -71,11 +71,13 @@ def test_bench_says_what_it_measures_on_stderr_as_it_goes(monkeypatch, capsys) -
     monkeypatch.setattr(bench, "bench_trace_load", lambda events, repeat: {})
     monkeypatch.setattr(scaling, "bench_startup", lambda example, repeat: {})
     monkeypatch.setattr(scaling, "bench_scaling", lambda quick, repeat, progress: [])
+    monkeypatch.setattr(check_bench, "bench_check", lambda quick: {})
     monkeypatch.setattr(bench, "format_bench", lambda figures: "figures\n")
     assert main(["bench", "--quick"]) == 0
     out, err = capsys.readouterr()
     assert out == "figures\n"
     lines = err.splitlines()
-    assert lines[0] == "vmss-spec bench: [1/6] fleet..."
-    assert lines[-1].startswith("vmss-spec bench: [6/6] scaling: ")
-    assert len(lines) == 12
+    assert lines[0] == "vmss-spec bench: [1/7] fleet..."
+    assert lines[-3].startswith("vmss-spec bench: [6/7] scaling: ")
+    assert lines[-1].startswith("vmss-spec bench: [7/7] check: ")
+    assert len(lines) == 14

@@ -295,6 +295,7 @@ def run_bench(
     """Every figure of the benchmark, in one process run (the seconds to find
     each broken variant only when asked: ``vmss-spec mutants`` times them all);
     ``progress`` hears a line as each part begins and ends."""
+    from vmss_spec.check_bench import bench_check
     from vmss_spec.scaling import bench_scaling, bench_startup
 
     say = progress or (lambda line: None)
@@ -312,6 +313,7 @@ def run_bench(
         ),
         ("startup", lambda: bench_startup(example, repeat=3 if quick else 5)),
         ("scaling", lambda: bench_scaling(quick=quick, repeat=1 if quick else 2, progress=say)),
+        ("check", lambda: bench_check(quick=quick)),
     ]
     if variants:
         parts.append(("variants", lambda: bench_variants(seeds=(0,) if quick else (0, 1, 2))))
@@ -383,6 +385,11 @@ def format_bench(figures: dict[str, Any]) -> str:
             f"needs {u['replay_imports_seconds']:.3f}s; replaying a 10-instance example "
             f"{u['replay_example_seconds']:.3f}s ({u['replay_ratio']:.2f}x those imports)"
         )
+    if figures.get("check"):
+        from vmss_spec.check_bench import format_check
+
+        lines.append("")
+        lines.extend(format_check(figures["check"]))
     if figures.get("scaling"):
         from vmss_spec.scaling import format_scaling
 

@@ -78,6 +78,15 @@ the `ci` profile takes to find each broken variant (several minutes more;
   line). The growth per doubling is the geometric mean of the time ratios
   from one size to the next, its exponent the base-2 logarithm of that
   growth (1 is linear, 2 quadratic).
+- **The exhaustive check** ([check.md](check.md)): a complete `vmss-spec
+  check` of the first standard scope, `small`, on one core with every
+  property on: distinct states and transitions per second, and the same
+  check with `--workers 2` against one worker; the bytes per
+  state of the table of visited fingerprints filled with a million random
+  ones; and, for a scale set of 3 and of 10 instances in the middle of a
+  run's first batch with its checker, the microseconds to capture the state
+  (its canonical form with times relative to now, and its copy) and to
+  restore it, and the bytes of the copy (best of 5 rounds of 20).
 - **The broken variants** (`--variants`): for each variant of
   `properties/mutants*.py`, the seconds the `ci` profile takes to find and
   shrink its counterexample, the median over seeds 0, 1 and 2.

@@ -23,7 +23,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vmss_spec.options import Refused, check_mutant, parse_duration, under_mutant, whole
+from vmss_spec.options import (
+    MAX_WORKERS,
+    Refused,
+    check_mutant,
+    parse_duration,
+    under_mutant,
+    whole,
+)
 
 INCOMPLETE = 3
 
@@ -34,6 +41,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-states", type=whole(1), metavar="N", help="stop after N distinct states")
     p.add_argument("--duration", type=parse_duration, help="stop after this long (30s, 10m)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument(
+        "--workers",
+        type=whole(1, MAX_WORKERS),
+        default=1,
+        metavar="N",
+        help="processes sharing the states (each owns a share of the fingerprints)",
+    )
     p.add_argument("--out", default="counterexample.json", metavar="FILE",
                    help="where a counterexample trace is written (default counterexample.json; "
                    "an existing file is never overwritten)")  # fmt: skip
@@ -72,13 +86,15 @@ def main(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
         with under_mutant(args.mutant):
-            outcome = explore(
-                scope,
-                max_states=args.max_states,
-                duration=args.duration,
-                progress=progress,
-                stop=lambda: interrupted[0],
-            )
+            caps = {"max_states": args.max_states, "duration": args.duration}
+            if args.workers > 1:
+                from properties.explore_workers import explore_parallel
+
+                outcome = explore_parallel(
+                    scope, args.workers, progress=progress, stop=lambda: interrupted[0], **caps
+                )
+            else:
+                outcome = explore(scope, progress=progress, stop=lambda: interrupted[0], **caps)
     finally:
         signal.signal(signal.SIGINT, previous)
     if live:
