@@ -235,6 +235,36 @@ def _applications(checker: Checker) -> tuple[int, ...]:
     )
 
 
+def take_counted(state: _State, move: tuple[Any, ...], applied: list[int]) -> None:
+    """:func:`take`, adding one to ``applied[i]`` for each property whose rule
+    applied on this transition (in the order of :func:`applied_by_name`)."""
+    before = _applications(state.checker)
+    take(state, move)
+    for i, (a, b) in enumerate(zip(before, _applications(state.checker), strict=True)):
+        if b != a:
+            applied[i] += 1
+
+
+def applied_by_name(checker: Checker, applied: list[int] | None) -> dict[str, int]:
+    """The counts of :func:`take_counted` by property name (E5)."""
+    names = [p.name for p in checker.rules] + list(checker.tallies)
+    totals: dict[str, int] = dict.fromkeys(names, 0)
+    for name, count in zip(names, applied or [0] * len(names), strict=True):
+        totals[name] += count
+    return totals
+
+
+def end_of_behaviour(state: _State) -> Violation | None:
+    """The end of a behaviour (no transition leads on), checked as the end of
+    a replay; E4: a run still active there is a deadlock (unless a property
+    of the end of a replay, L2 say, said so first). The first violation."""
+    checker = state.checker
+    checker.finish()
+    if checker.world.active is not None and not checker.violations:
+        checker.report("E4", DEADLOCK)
+    return checker.violations[0] if checker.violations else None
+
+
 def explore(
     scope: Scope,
     *,
@@ -258,8 +288,7 @@ def explore(
         number = visited.add(fingerprint(root.key()), -1, k)
         if number >= 0:
             queue.append((number, root.freeze(), 0))
-    names = [p.name for p in root.checker.rules] + list(root.checker.tallies)
-    applied = [0] * len(names)
+    applied = [0] * len(_applications(root.checker))
     labels: list[tuple[Any, ...]] = []  # label number -> the move, for the path
     label_of: dict[Any, int] = {}
     next_report = started + 1.0
@@ -299,25 +328,16 @@ def explore(
         number, frozen, depth = queue.popleft()
         state = _thaw(frozen)
         options = moves(scope, state)
-        if not options:  # the behaviour ends here: its end is checked as a replay's
-            state.checker.finish()
-            if state.checker.world.active is not None and not state.checker.violations:
-                # E4: a run still active with nothing due and no budget left (a
-                # property of the end of a replay, L2 say, may have said so first)
-                state.checker.report("E4", DEADLOCK)
-            if state.checker.violations:
-                found(number, None, state.checker.violations[0])
+        if not options:
+            violation = end_of_behaviour(state)
+            if violation is not None:
+                found(number, None, violation)
                 break
             continue
         for k, move in enumerate(options):
             nxt = state if k == len(options) - 1 else _thaw(frozen)
-            before = _applications(nxt.checker)
-            take(nxt, move)
+            take_counted(nxt, move, applied)
             outcome.transitions += 1
-            after = _applications(nxt.checker)
-            for i, (a, b) in enumerate(zip(before, after, strict=True)):
-                if b != a:
-                    applied[i] += 1
             if nxt.checker.violations:
                 found(number, move, nxt.checker.violations[0])
                 break
@@ -332,10 +352,7 @@ def explore(
     outcome.states = len(visited)
     outcome.seconds = time.perf_counter() - started
     outcome.table_bytes = visited.nbytes()
-    totals: dict[str, int] = {}
-    for name, count in zip(names, applied, strict=True):
-        totals[name] = totals.get(name, 0) + count
-    outcome.applied = totals
+    outcome.applied = applied_by_name(root.checker, applied)
     return outcome
 
 

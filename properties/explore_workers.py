@@ -27,11 +27,13 @@ from properties.explore import (
     Visited,
     _applications,
     _thaw,
+    applied_by_name,
     behaviour_trace,
+    end_of_behaviour,
     initial,
     moves,
     share_configs,
-    take,
+    take_counted,
 )
 from properties.scope import Scope
 
@@ -70,23 +72,15 @@ def _worker(scope: Scope, me: int, count: int, conn: Any) -> None:
                 applied = [0] * len(_applications(state.checker))
             options = moves(scope, state)
             if not options:
-                state.checker.finish()
-                if state.checker.world.active is not None and not state.checker.violations:
-                    state.checker.report(
-                        "E4", "deadlock: a run is active and no transition leads on"
-                    )
-                if state.checker.violations:
-                    found = (state.checker.violations[0], start, path)
+                violation = end_of_behaviour(state)
+                if violation is not None:
+                    found = (violation, start, path)
                     break
                 continue
             for k, move in enumerate(options):
                 nxt = state if k == len(options) - 1 else _thaw(frozen)
-                before = _applications(nxt.checker)
-                take(nxt, move)
+                take_counted(nxt, move, applied)
                 transitions += 1
-                for i, (a, b) in enumerate(zip(before, _applications(nxt.checker), strict=True)):
-                    if b != a:
-                        applied[i] += 1
                 if nxt.checker.violations:
                     found = (nxt.checker.violations[0], start, (*path, move))
                     break
@@ -116,10 +110,8 @@ def explore_parallel(
     outcome = Outcome(scope.name)
     share_configs(scope)
     seeds: list[list[tuple[int, Item]]] = [[] for _ in range(workers)]
-    names: list[str] = []
     for k in range(len(scope.initial)):
         root = initial(scope, k)
-        names = [p.name for p in root.checker.rules] + list(root.checker.tallies)
         fp = fingerprint(root.key())
         seeds[fp % workers].append((fp, (root.freeze(), k, ())))
     # the workers start from this process as it is now (fork): the same
@@ -189,10 +181,7 @@ def explore_parallel(
                 )
         for proc in procs:
             proc.join()
-    summed: dict[str, int] = {}
-    for name, count in zip(names, totals or [0] * len(names), strict=True):
-        summed[name] = summed.get(name, 0) + count
-    outcome.applied = summed
+    outcome.applied = applied_by_name(root.checker, totals)
     outcome.seconds = time.perf_counter() - started
     return outcome
 
