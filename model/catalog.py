@@ -27,12 +27,18 @@ class Catalog:
     broken: set[str] = attrs.field(factory=set)
     _latest: str | None = attrs.field(default=None, init=False)
     _latest_key: tuple[int, ...] = attrs.field(default=(), init=False)
+    #: T17 (section 9): the latest available and the latest eligible version,
+    #: never an excluded one (T16); without the switch both are ``latest``
+    available: str | None = attrs.field(default=None, init=False)
+    eligible: str | None = attrs.field(default=None, init=False)
+    excluded: set[str] = attrs.field(factory=set, init=False)
 
     def __attrs_post_init__(self) -> None:
         initial = sorted(self.versions, key=version_key)
         self.versions = []
         for version in initial:
             self._add(version)
+        self.available = self.eligible = self._latest
 
     @property
     def latest(self) -> str:
@@ -44,13 +50,43 @@ class Catalog:
         """D14: a publication must be newer than the sku's latest version."""
         return self._latest is None or version_key(version) > self._latest_key
 
-    def publish(self, version: str, app_healthy: bool = True) -> None:
-        """D14: add a newer version; a broken one never reports healthy."""
+    def publish(
+        self,
+        version: str,
+        app_healthy: bool = True,
+        *,
+        available: bool = True,
+        eligible: bool = True,
+        excluded: bool = False,
+    ) -> None:
+        """D14: add a newer version; a broken one never reports healthy.
+        Section 9 (T16, T17): it may be available or eligible only later
+        (``make_available`` / ``make_eligible``), or excluded from latest."""
         if not self.is_newer(version):
             raise ValueError(f"version {version} is not newer than the latest {self._latest}")
         self._add(version)
         if not app_healthy:
             self.broken.add(version)
+        if excluded:
+            self.excluded.add(version)
+        if available:
+            self.make_available(version)
+        if eligible:
+            self.make_eligible(version)
+
+    def make_available(self, version: str) -> None:
+        """T17: ``version`` is available now (User runs, new instances)."""
+        if version not in self.excluded and (
+            self.available is None or version_key(version) > version_key(self.available)
+        ):
+            self.available = version
+
+    def make_eligible(self, version: str) -> None:
+        """T17: ``version`` is eligible in the scale set's region now (Platform runs)."""
+        if version not in self.excluded and (
+            self.eligible is None or version_key(version) > version_key(self.eligible)
+        ):
+            self.eligible = version
 
     def is_broken(self, version: str) -> bool:
         return version in self.broken

@@ -3,7 +3,9 @@ internal steps.
 
 Processing up to time t applies every step due at or before t, earliest
 first; at equal times instance steps come before run steps, instances by id,
-and steps of one actor in the order they were scheduled. Nothing sleeps.
+and steps of one actor in the order they were scheduled. With section 9's
+switch (TD6) two kinds come between them: a version becoming eligible
+(ascending version), then the end of the first-rollout delay. Nothing sleeps.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 INSTANCE_STEP = 0  # D12: instance steps first ...
-RUN_STEP = 1  # ... then run steps
+ELIGIBILITY_STEP = 1  # TD6: then versions becoming eligible (ascending version) ...
+ROLLOUT_STEP = 2  # TD6: then the end of the first-rollout delay ...
+RUN_STEP = 3  # ... then run steps
 
 
 class Clock:

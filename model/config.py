@@ -82,6 +82,10 @@ class ServiceFabric:
 
     durability: str  # Bronze | Silver | Gold
     update_domains: int = 5
+    #: section 9.13 (with the switch only): TV7, TV9, TV10
+    stateless_only: bool = False
+    extension_version: str = "1.1"
+    extension_durability: str | None = None  # None: the value of durability
 
 
 @attrs.frozen
@@ -98,6 +102,14 @@ class Policy:
     @property
     def pause_seconds(self) -> int:
         return parse_duration(self.pause_time_between_batches)
+
+
+@attrs.frozen
+class AutomaticOSUpgradePolicy:
+    """T9 (with the switch only): the scale set's automaticOSUpgradePolicy."""
+
+    disable_automatic_rollback: bool = False
+    use_rolling_upgrade_policy: bool = False
 
 
 @attrs.frozen
@@ -118,7 +130,8 @@ class ScaleSetConfig:
     image: ImageReference
     catalog: tuple[str, ...] = ("1.0.0",)
     automatic_os_upgrade: bool = True
-    health_probe: HealthProbe | None = None
+    #: T6 (with the switch only): an array of one or two sources
+    health_probe: HealthProbe | tuple[HealthProbe, ...] | None = None
     extensions: tuple[Extension, ...] = ()
     credentials: dict[str, CredentialConfig] = attrs.field(factory=dict)
     data_disks_per_instance: int = 1
@@ -129,6 +142,15 @@ class ScaleSetConfig:
     timings: Timings = Timings()
     location: str = "westeurope"
     epoch: str = DEFAULT_EPOCH
+    #: T1: "2024-07-01" switches section 9 on; the fields below are section 9's
+    api_version: str = "2018-10-01"
+    automatic_os_upgrade_policy: AutomaticOSUpgradePolicy = AutomaticOSUpgradePolicy()
+    first_rollout_delay_seconds: int = 0  # T18
+
+
+#: T2: the fields a trace names only with the switch on (in this order)
+TODAY_FIELDS = ("api_version", "automatic_os_upgrade_policy", "first_rollout_delay_seconds")
+TODAY_SERVICE_FABRIC = ("stateless_only", "extension_version", "extension_durability")
 
 
 _DURATION = re.compile(

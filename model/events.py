@@ -42,6 +42,9 @@ class PublishImage:
     at: int
     version: str
     app_healthy: bool = True
+    #: T17, T16 (with the switch only): when it becomes eligible (None: at), excluded
+    eligible_at: int | None = None
+    exclude_from_latest: bool = False
 
 
 @attrs.frozen
@@ -143,6 +146,17 @@ class CancelUpgrade:
     at: int
 
 
+@attrs.frozen
+class SetProtection:
+    """T27 (with the switch only): set both protection flags of instances."""
+
+    NAME: ClassVar[str] = "set_protection"
+    at: int
+    instances: tuple[int, ...]
+    protect_from_scale_in: bool = False
+    protect_from_scale_set_actions: bool = False
+
+
 Event = Union[
     PublishImage,
     OutageStart,
@@ -156,6 +170,7 @@ Event = Union[
     SetAutomaticUpgrade,
     StartUpgrade,
     CancelUpgrade,
+    SetProtection,
 ]
 
 EVENT_TYPES: dict[str, type] = {
@@ -173,10 +188,15 @@ EVENT_TYPES: dict[str, type] = {
         SetAutomaticUpgrade,
         StartUpgrade,
         CancelUpgrade,
+        SetProtection,
     )
 }
+#: T2: the event fields and kinds a trace names only with the switch on
+TODAY_EVENT_FIELDS = {"publish_image": ("eligible_at", "exclude_from_latest")}
+TODAY_EVENTS = ("set_protection",)
 
 # E3 (model/snapshot.py): the times an event or a rejection holds.
 for _cls in (*EVENT_TYPES.values(), Rejection):
     _cls.SNAPSHOT_TIMES = {"at": T}  # type: ignore[attr-defined]
 RegenerateCredential.SNAPSHOT_TIMES = {"at": T, "expires_at": T}  # type: ignore[attr-defined]
+PublishImage.SNAPSHOT_TIMES = {"at": T, "eligible_at": T}  # type: ignore[attr-defined]

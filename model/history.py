@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -58,9 +58,27 @@ class TargetImageReference:
 
 
 @attrs.frozen
+class GalleryImageReference:
+    """T64, TD30 (with the switch): a gallery image's target, the image id
+    with the run's target version, and that version."""
+
+    id: str
+    exactVersion: str  # noqa: N815
+
+
+@attrs.frozen
 class RollbackInfo:
     successfullyRolledbackInstanceCount: int  # noqa: N815
     failedRolledbackInstanceCount: int  # noqa: N815
+
+
+@attrs.frozen
+class RollbackInfoToday:
+    """T63, TD3 (with the switch): rollbackInfo with its rollbackError (null)."""
+
+    successfullyRolledbackInstanceCount: int  # noqa: N815
+    failedRolledbackInstanceCount: int  # noqa: N815
+    rollbackError: None = None  # noqa: N815
 
 
 @attrs.frozen
@@ -69,8 +87,8 @@ class UpgradeHistoryProperties:
     progress: Progress
     error: ApiError | None
     startedBy: str  # noqa: N815
-    targetImageReference: TargetImageReference  # noqa: N815
-    rollbackInfo: RollbackInfo  # noqa: N815
+    targetImageReference: TargetImageReference | GalleryImageReference  # noqa: N815
+    rollbackInfo: RollbackInfo | RollbackInfoToday  # noqa: N815
 
 
 @attrs.frozen
@@ -119,12 +137,24 @@ def error_of(run: UpgradeRun) -> ApiError | None:
     return None if run.error is None else ApiError(*run.error)
 
 
-def rollback_of(run: UpgradeRun) -> RollbackInfo:
+def rollback_of(run: UpgradeRun, today: bool = False) -> RollbackInfo | RollbackInfoToday:
+    """Section 4's rollbackInfo (T63 with the switch: with rollbackError)."""
+    if today:
+        return RollbackInfoToday(run.rolled_back, run.failed_rollbacks)
     return RollbackInfo(run.rolled_back, run.failed_rollbacks)
 
 
+def target_of(
+    run: UpgradeRun, image: ImageReference, today: bool = False
+) -> TargetImageReference | GalleryImageReference:
+    """R16: the run's target image (T64, TD30: a gallery image's with the switch)."""
+    if today and image.id is not None:
+        return GalleryImageReference(f"{image.id}/versions/{run.target}", run.target)
+    return TargetImageReference(image.publisher, image.offer, image.sku, run.target)
+
+
 def history_entry(
-    run: UpgradeRun, image: ImageReference, epoch: str, location: str
+    run: UpgradeRun, image: ImageReference, epoch: str, location: str, today: bool = False
 ) -> UpgradeHistoryEntry:
     """R16, D13: one osUpgradeHistory entry in the REST shape."""
     return UpgradeHistoryEntry(
@@ -135,10 +165,8 @@ def history_entry(
             progress=progress_of(run),
             error=error_of(run),
             startedBy=run.started_by,
-            targetImageReference=TargetImageReference(
-                image.publisher, image.offer, image.sku, run.target
-            ),
-            rollbackInfo=rollback_of(run),
+            targetImageReference=target_of(run, image, today),
+            rollbackInfo=rollback_of(run, today),
         ),
         type=ROLLING_UPGRADE_TYPE,
         location=location,
@@ -146,9 +174,53 @@ def history_entry(
 
 
 def history_view(
-    runs: list[UpgradeRun], now: int, image: ImageReference, epoch: str, location: str
+    runs: list[UpgradeRun],
+    now: int,
+    image: ImageReference,
+    epoch: str,
+    location: str,
+    today: bool = False,
 ) -> UpgradeHistory:
-    """R16: the osUpgradeHistory view at time ``now``."""
+    """R16: the osUpgradeHistory view at time ``now`` (section 9.14's
+    shapes with the switch)."""
     return UpgradeHistory(
-        [history_entry(run, image, epoch, location) for run in history_runs(runs, now)]
+        [history_entry(run, image, epoch, location, today) for run in history_runs(runs, now)]
     )
+
+
+def rest_policy(policy: Any) -> dict[str, Any]:
+    """TD2, T65: a run's effective policy in the REST names (the five fields
+    phase 1 models; the pause as the trace writes it)."""
+    return {
+        "maxBatchInstancePercent": policy.max_batch_instance_percent,
+        "maxUnhealthyInstancePercent": policy.max_unhealthy_instance_percent,
+        "maxUnhealthyUpgradedInstancePercent": policy.max_unhealthy_upgraded_instance_percent,
+        "pauseTimeBetweenBatches": policy.pause_time_between_batches,
+        "prioritizeUnhealthyInstances": policy.prioritize_unhealthy_instances,
+    }
+
+
+def latest_view(runs: list[UpgradeRun], epoch: str, location: str) -> dict[str, Any] | None:
+    """T65: get-latest, the run started last in the RollingUpgradeStatusInfo
+    shape (no endTime; lastAction Cancel at an accepted cancel, else Start),
+    or None when no run ever started."""
+    if not runs:
+        return None
+    run = runs[-1]
+    cancelled = run.cancel_asked_at is not None
+    error = error_of(run)
+    return {
+        "properties": {
+            "policy": rest_policy(run.policy),
+            "runningStatus": {
+                "code": run.code,
+                "startTime": timestamp(epoch, run.start),
+                "lastAction": "Cancel" if cancelled else "Start",
+                "lastActionTime": timestamp(epoch, run.cancel_asked_at if cancelled else run.start),
+            },
+            "progress": run.progress(),
+            "error": None if error is None else {"code": error.code, "message": error.message},
+        },
+        "type": ROLLING_UPGRADE_TYPE,
+        "location": location,
+    }

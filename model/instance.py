@@ -87,6 +87,9 @@ class Instance:
     provisioning_failure: tuple[str, int] | None = None
     #: why its health wait ran out unhealthy (R6), while it rolls back
     wait_cause: str | None = None
+    #: T27 (section 9): its protection policy
+    protect_from_scale_in: bool = False
+    protect_from_scale_set_actions: bool = False
     #: set by the machine (model/lifecycles.py), which also binds the trigger methods
     state: str = "ready"
     lifecycle: object = attrs.field(default=None, repr=False)

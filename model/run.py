@@ -110,7 +110,13 @@ class UpgradeRun:
 
     #: E3 (model/snapshot.py): its machine is not state; its times
     SNAPSHOT_SKIP: ClassVar = ("lifecycle",)
-    SNAPSHOT_TIMES: ClassVar = {"start": T, "end": T, "cancel_asked_at": T, "opted_out_at": T}
+    SNAPSHOT_TIMES: ClassVar = {
+        "start": T,
+        "end": T,
+        "cancel_asked_at": T,
+        "opted_out_at": T,
+        "first_failed": (T, None),
+    }
 
     number: int
     started_by: str
@@ -130,6 +136,12 @@ class UpgradeRun:
     cancel_asked_at: int | None = None
     #: when automatic upgrades were turned off, for a Platform run they cancelled (D7)
     opted_out_at: int | None = None
+    #: TD2, T10 (section 9; without it the scale set's policy and its
+    #: automatic_rollback): the policy the run uses and whether it rolls back
+    policy: object = None
+    rolls_back: bool = False
+    #: T62: (time, id) of the first instance done failed
+    first_failed: tuple[int, int] | None = None
     counts: dict[str, int] = attrs.field(init=False)
     #: set by the machine (model/lifecycles.py), which also binds the trigger methods
     state: str = "pre_check"

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from model import steps
 from model.actors import instances
 from model.catalog import Catalog, version_key
-from model.clock import INSTANCE_STEP, RUN_STEP, Clock
+from model.clock import ELIGIBILITY_STEP, INSTANCE_STEP, ROLLOUT_STEP, RUN_STEP, Clock
 from model.config import ENABLE, ScaleSetConfig, check_errors, check_warnings, v_refusal
 from model.events import Event, Rejected, Rejection
 from model.history import UpgradeHistory, history_view
@@ -42,6 +42,14 @@ from model.instance import BUSY_STATES, Instance, Power, Provisioning
 from model.lifecycles import shared_machines
 from model.result import Result, result_of
 from model.snapshot import T
+from model.today import (
+    check_errors_today,
+    check_warnings_today,
+    is_today,
+    probes,
+    refusal_today,
+    today_policy,
+)
 
 if TYPE_CHECKING:
     from model.actors.deploy import Deploy
@@ -65,13 +73,14 @@ class ScaleSet:
     SNAPSHOT_SKIP = (
         "config", "policy", "timings", "probe", "service_fabric", "pause_seconds",
         "record", "_listeners", "instance_machine", "run_machine", "advance",
-        "extension_credentials", "v_errors", "warnings", "steps_taken",
+        "extension_credentials", "v_errors", "warnings", "steps_taken", "today",
     )  # fmt: skip
     SNAPSHOT_TIMES = {
         "not_started": [(T, None, None)],
         "auto_off_at": T,
         "last_activity": T,
         "tokens": {"*": [T]},
+        "rollout_from": T,
     }
 
     def __init__(self, config: ScaleSetConfig) -> None:
@@ -80,9 +89,12 @@ class ScaleSet:
         error with automatic_os_upgrade true is refused at time 0 and
         automatic upgrades stay off."""
         self.config = config
-        self.policy = config.policy
+        #: T1: section 9 applies (today's Azure)
+        self.today = is_today(config)
+        self.policy = today_policy(config) if self.today else config.policy
         self.timings = config.timings
-        self.probe = config.health_probe
+        sources = probes(config)  # T6: two sources read the same answers
+        self.probe = sources[0] if sources else None
         self.service_fabric = config.service_fabric
         self.pause_seconds = config.policy.pause_seconds
         self.clock = Clock()
@@ -116,16 +128,54 @@ class ScaleSet:
         self.extension_credentials = sorted(
             {c for ext in config.extensions for c in ext.credentials}
         )
-        # V1-V8, D16: checked once, from the initial configuration.
-        self.v_errors = check_errors(config)
-        self.warnings = check_warnings(config)
-        refusal = v_refusal(self.v_errors, ENABLE)
+        # V1-V8, D16 (section 9.13 with the switch): checked once, from the
+        # initial configuration.
+        if self.today:
+            self.v_errors, self.warnings = check_errors_today(config), check_warnings_today(config)
+        else:
+            self.v_errors, self.warnings = check_errors(config), check_warnings(config)
+        refusal = self.refusal(ENABLE)
         self.auto_enabled = config.automatic_os_upgrade and refusal is None
         if config.automatic_os_upgrade and refusal is not None:
             self.rejected.append(Rejection(0, "set_automatic_upgrade", refusal))
+        #: T18: no Platform run starts before this time (None: not opted in yet)
+        self.rollout_from: int | None = None
+        if self.auto_enabled:
+            self.first_opt_in()
         # "The instances present at time 0 are running, provisioned, and healthy."
         for _ in range(config.instances):
             instances.add_initial(self)
+
+    def refusal(self, action: str) -> str | None:
+        """D16 (section 9.13, TD1 with the switch): why the standing
+        configuration errors refuse ``action``, or None."""
+        if self.today:
+            return refusal_today(self.v_errors, action)
+        return v_refusal(self.v_errors, action)
+
+    def first_opt_in(self) -> None:
+        """T18: automatic upgrades are accepted as on for the first time
+        (t0): no Platform run starts before t0 + first_rollout_delay_seconds;
+        a delay's end is a D4 trigger. Later opt-ins do not restart it."""
+        if self.rollout_from is not None or not self.today:
+            return  # (without the switch there is no delay, and nothing to keep)
+        delay = self.config.first_rollout_delay_seconds
+        self.rollout_from = self.clock.now + delay
+        if delay > 0:
+            self.clock.schedule(
+                self.rollout_from, ROLLOUT_STEP, 0, steps.INTERNAL["first_rollout"], None
+            )
+
+    def schedule_eligibility(self, version: str, at: int) -> None:
+        """T17, TD6: ``version`` becomes eligible at ``at`` (an internal step;
+        at equal times after instance steps, in ascending version)."""
+        self.clock.schedule(
+            at,
+            ELIGIBILITY_STEP,
+            len(self.catalog.versions),
+            steps.INTERNAL["version_eligible"],
+            version,
+        )
 
     # ------------------------------------------------------------------ recording
     def subscribe(self, listener: Listener) -> None:
@@ -221,7 +271,9 @@ class ScaleSet:
     def history(self) -> UpgradeHistory:
         """R16: the osUpgradeHistory view now, in the REST shape."""
         cfg = self.config
-        return history_view(self.runs, self.clock.now, cfg.image, cfg.epoch, cfg.location)
+        return history_view(
+            self.runs, self.clock.now, cfg.image, cfg.epoch, cfg.location, self.today
+        )
 
     def result(self) -> Result:
         """Section 7: the result document of the scale set now (with no
@@ -276,4 +328,4 @@ class ScaleSet:
 
     # ------------------------------------------------------------------ versions (R17)
     def below_latest(self, inst: Instance) -> bool:
-        return version_key(inst.image_version) < version_key(self.catalog.latest)
+        return version_key(inst.image_version) < version_key(self.catalog.eligible)

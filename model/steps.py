@@ -11,7 +11,9 @@ events through :data:`EVENTS`, and the clock's queue holds rows of
 
 - ``event``: an event of the trace (or the Python caller), at its time;
 - ``queued: instance`` / ``queued: run``: an internal step in the clock's
-  queue; at equal times instance steps come before run steps (D12);
+  queue; at equal times instance steps come before run steps (D12); with
+  section 9's switch ``queued: eligibility`` and ``queued: first rollout``
+  come between them, in that order (TD6);
 - ``within: ...``: a step another step performs at the same moment (a run
   start within a publication, say), named so that its rules have a home.
 
@@ -80,6 +82,7 @@ TABLE: tuple[Step, ...] = (
     Step("set_automatic_upgrade", USER, "R1, D4, D7, D16", "event", user.set_automatic_upgrade),
     Step("start_upgrade", USER, "R12, D4, D8, D16", "event", user.start_upgrade),
     Step("cancel_upgrade", USER, "D7", "event", user.cancel_upgrade),
+    Step("set_protection", USER, "T27, TD12, TD34", "event", user.set_protection),
     # ---- internal steps of the instance lifecycle
     Step("disk_replaced", INSTANCE, "R3, R18", "queued: instance", instances.disk_replaced),
     Step(
@@ -104,6 +107,21 @@ TABLE: tuple[Step, ...] = (
         "R6, D10, D11, section 4 automatic_rollback",
         "queued: instance",
         orchestrator.health_deadline,
+    ),
+    # ---- internal steps of section 9 (with the switch only)
+    Step(
+        "version_eligible",
+        PUBLISHER,
+        "T17, TD6, D4",
+        "queued: eligibility",
+        publisher.version_eligible,
+    ),
+    Step(
+        "first_rollout",
+        ORCHESTRATOR,
+        "T18, TD6, D4",
+        "queued: first rollout",
+        orchestrator.first_rollout,
     ),
     Step("end_of_batch", ORCHESTRATOR, "D7a, D5, D6, D7", "queued: run", orchestrator.end_of_batch),
     Step(

@@ -31,8 +31,16 @@ from typing import Any, BinaryIO
 import attrs
 import cattrs
 
-from model.config import Policy, ScaleSetConfig, check_instance_count, check_policy
-from model.events import EVENT_TYPES, Event, Rejection
+from model.config import (
+    TODAY_FIELDS,
+    TODAY_SERVICE_FABRIC,
+    HealthProbe,
+    Policy,
+    ScaleSetConfig,
+    check_instance_count,
+    check_policy,
+)
+from model.events import EVENT_TYPES, TODAY_EVENT_FIELDS, Event, Rejection
 from model.history import UpgradeHistory
 from model.jsontext import (
     EPOCH_YEARS,
@@ -48,7 +56,10 @@ from model.jsontext import (
     too_large,
 )
 from model.trace_schema import (
+    SEED,
+    TODAY,
     TRACE_FORMAT,
+    api_of,
     event_fast_valid,
     event_validator,
     fast_valid,
@@ -56,6 +67,7 @@ from model.trace_schema import (
     schema_message,
     skeleton_validator,
 )
+from model.trace_today import check_today, not_modelled
 
 # The loader's bounds and error are part of this module's interface.
 __all__ = [
@@ -66,18 +78,23 @@ __all__ = [
     "TRACE_FORMAT",
     "BatchView",
     "InstanceView",
+    "InstanceViewToday",
     "Result",
+    "ResultToday",
     "RunView",
+    "RunViewToday",
     "Trace",
     "TraceError",
     "Violation",
     "WarningView",
     "converter",
+    "event_to_dict",
     "load_trace",
     "load_trace_bytes",
     "load_trace_text",
     "parse_trace",
     "read_trace_bytes",
+    "result_to_dict",
     "result_to_json",
     "structure_event",
     "trace_to_dict",
@@ -112,6 +129,13 @@ class InstanceView:
 
 
 @attrs.frozen
+class InstanceViewToday(InstanceView):
+    """T27 (with the switch only): an instance with its protection."""
+
+    protection: dict[str, bool]
+
+
+@attrs.frozen
 class BatchView:
     instances: list[int]
     start: int
@@ -128,7 +152,14 @@ class RunView:
     end: int | None
     batches: list[BatchView]
     progress: dict[str, int]
-    rollback: dict[str, int]
+    rollback: dict[str, Any]
+
+
+@attrs.frozen
+class RunViewToday(RunView):
+    """TD2 (with the switch only): a run with its effective policy, REST names."""
+
+    policy: dict[str, Any]
 
 
 @attrs.frozen
@@ -160,6 +191,17 @@ class Result:
     format: str = RESULT_FORMAT
 
 
+@attrs.frozen(kw_only=True)
+class ResultToday(Result):
+    """T3, T65 (with the switch only): the marker, the get-latest view, and
+    the instances and runs with section 9.16's keys."""
+
+    instances: list[InstanceViewToday]  # type: ignore[assignment]
+    runs: list[RunViewToday]  # type: ignore[assignment]
+    api_version: str = "2024-07-01"
+    latest: dict[str, Any] | None = None
+
+
 # ----------------------------------------------------------------- conversion
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True)
@@ -175,6 +217,19 @@ def _make_converter() -> cattrs.Converter:
     # before anything is structured, so no per-element conversion.
     conv.register_structure_hook_func(
         lambda t: t == tuple[int, ...], lambda value, _type: tuple(value)
+    )
+
+    # T6: a health probe, or (with the switch) an array of one (that probe) or two.
+    def probe(value: Any, _type: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, list):
+            found = tuple(conv.structure(item, HealthProbe) for item in value)
+            return found[0] if len(found) == 1 else found
+        return conv.structure(value, HealthProbe)
+
+    conv.register_structure_hook_func(
+        lambda t: t == HealthProbe | tuple[HealthProbe, ...] | None, probe
     )
     return conv
 
@@ -199,10 +254,25 @@ def structure_event(data: dict[str, Any]) -> Event:
     return converter.structure(body, EVENT_TYPES[data["event"]])
 
 
+_TODAY_ORDER = (
+    *_RESULT_ORDER[:2],
+    "api_version",
+    *_RESULT_ORDER[2:5],
+    "latest",
+    *_RESULT_ORDER[5:],
+)
+
+
+def result_to_dict(result: Result) -> dict[str, Any]:
+    """The result document as JSON data, its keys in section 7's order (T2:
+    section 9's keys only with the switch, T3)."""
+    data = converter.unstructure(result)
+    return {k: data[k] for k in (_TODAY_ORDER if "api_version" in data else _RESULT_ORDER)}
+
+
 def result_to_json(result: Result) -> str:
     """The result document, byte for byte the same for the same trace."""
-    data = converter.unstructure(result)
-    return json.dumps({k: data[k] for k in _RESULT_ORDER}, indent=2) + "\n"
+    return json.dumps(result_to_dict(result), indent=2) + "\n"
 
 
 def trace_to_dict(trace: Trace) -> dict[str, Any]:
@@ -210,10 +280,40 @@ def trace_to_dict(trace: Trace) -> dict[str, Any]:
     data = converter.unstructure(trace)
     if data.get("until") is None:
         data.pop("until", None)
+    scale_set = data["scale_set"]
     # Section 7: an image is publisher/offer/sku/version or {"id": ...}, never nulls.
-    image = data["scale_set"]["image"]
-    data["scale_set"]["image"] = {k: v for k, v in image.items() if v is not None}
+    scale_set["image"] = {k: v for k, v in scale_set["image"].items() if v is not None}
+    if trace.scale_set.api_version == TODAY:
+        # T1: the switch first; a service_fabric extension_durability null is `durability`.
+        data["scale_set"] = {"api_version": scale_set.pop("api_version"), **scale_set}
+        fabric = scale_set.get("service_fabric")
+        if fabric is not None and fabric["extension_durability"] is None:
+            del fabric["extension_durability"]
+        policy = scale_set["policy"]
+        del policy["automatic_rollback"]  # T8: not a field today
+        if policy["max_unhealthy_upgraded_instance_percent"] is None:  # T8: the default, 20
+            del policy["max_unhealthy_upgraded_instance_percent"]
+    else:  # T2: section 9's names are not written without the switch
+        for name in TODAY_FIELDS:
+            del scale_set[name]
+        if scale_set.get("service_fabric") is not None:
+            for name in TODAY_SERVICE_FABRIC:
+                del scale_set["service_fabric"][name]
+    today = trace.scale_set.api_version == TODAY
+    data["events"] = [event_to_dict(event, today) for event in trace.events]
     return {k: data[k] for k in _TRACE_ORDER if k in data}
+
+
+def event_to_dict(event: Event, today: bool = False) -> dict[str, Any]:
+    """An event as the JSON of section 7 (T2: without the switch, none of
+    section 9's fields; with it, ``eligible_at`` only when given)."""
+    data = converter.unstructure(event)
+    if not today:
+        for name in TODAY_EVENT_FIELDS.get(event.NAME, ()):
+            del data[name]
+    elif data.get("eligible_at", 0) is None:
+        del data["eligible_at"]
+    return data
 
 
 def trace_to_json(trace: Trace) -> str:
@@ -230,9 +330,12 @@ def parse_trace(data: Any) -> Trace:
 def _parse(data: Any, *, clean: bool) -> Trace:
     """``clean``: the JSON parser met nothing for scan (no duplicate key, NaN,
     fraction or huge integer); a deep document still fails the fast check."""
-    if not (clean and fast_valid(data)):
-        _diagnose(data, clean=clean)
+    api = api_of(data)
+    if not (clean and fast_valid(data, api)):
+        _diagnose(data, clean=clean, api=api)
     _check_semantics(data)
+    if api == TODAY:
+        check_today(data)
     try:
         scale_set = converter.structure(data["scale_set"], ScaleSetConfig)
         events = tuple(structure_event(ev) for ev in data["events"])
@@ -241,7 +344,7 @@ def _parse(data: Any, *, clean: bool) -> Trace:
     return Trace(scale_set=scale_set, events=events, until=data.get("until"))
 
 
-def _diagnose(data: Any, *, clean: bool) -> None:
+def _diagnose(data: Any, *, clean: bool, api: str) -> None:
     """Find the first problem and raise it, part by part in the order of the
     file: the trace without its events (JSON-level problems, then the
     schema), then each event that may hold one (all of them unless ``clean``,
@@ -256,18 +359,28 @@ def _diagnose(data: Any, *, clean: bool) -> None:
         raise TraceError(
             f"/format: unknown format {short(data['format'])} (expected {TRACE_FORMAT!r})"
         )
-    errors = list(skeleton_validator().iter_errors(data))
+    if isinstance(data, dict) and isinstance(data.get("scale_set"), dict):
+        version = data["scale_set"].get("api_version", SEED)
+        if version not in (SEED, TODAY):  # T1: a wrong value, named first
+            raise TraceError(
+                f"/scale_set/api_version: {short(version)} is not {SEED!r} or {TODAY!r} (T1)"
+            )
+    if api == TODAY:
+        refused = not_modelled(data)  # T1, 9.17: before anything is said of the names
+        if refused is not None:
+            raise TraceError(refused)
+    errors = list(skeleton_validator(api).iter_errors(data))
     if errors:
         raise TraceError(schema_message(errors))
-    events = event_validator()
+    events = event_validator(api)
     for k, event in enumerate(data["events"]):
-        if clean and event_fast_valid(event):
+        if clean and event_fast_valid(event, api):
             continue
         problem, has_float = scan(event, ("events", k))
         if problem is not None:
             raise TraceError(problem)
         # A fraction is checked by jsonschema: the fast check takes 10.0 for an integer.
-        if has_float or not event_fast_valid(event):
+        if has_float or not event_fast_valid(event, api):
             _check_id_lists(event, k)  # before jsonschema walks a list item by item
             errors = list(events.iter_errors(event))
             if errors:

@@ -30,9 +30,84 @@ def _schema_text() -> str:
     return resources.files("model").joinpath("schema/trace.schema.json").read_text()
 
 
-def _schema() -> dict[str, Any]:
-    """The JSON Schema of section 7's trace (a fresh copy)."""
-    return json.loads(_schema_text())
+SEED, TODAY = "2018-10-01", "2024-07-01"  # T1: the values of scale_set.api_version
+
+
+def _schema(api: str = SEED) -> dict[str, Any]:
+    """The JSON Schema of section 7's trace (a fresh copy); with ``api``
+    "2024-07-01", the same schema with section 9.16's names and bounds."""
+    schema = json.loads(_schema_text())
+    return _today(schema) if api == TODAY else schema
+
+
+def _today(schema: dict[str, Any]) -> dict[str, Any]:
+    """Section 9.16 (TV14): the new fields and event, and what changes, as a
+    patch of section 7's schema (one source for both)."""
+    defs = schema["$defs"]
+    schema["$id"] += "/2024-07-01"
+    props = defs["scale_set"]["properties"]
+    props["automatic_os_upgrade_policy"] = {
+        "type": "object",
+        "properties": {
+            "disable_automatic_rollback": {"type": "boolean"},
+            "use_rolling_upgrade_policy": {"type": "boolean"},
+        },
+        "additionalProperties": False,
+        "description": "T9",
+    }
+    props["first_rollout_delay_seconds"] = {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 10800,
+        "description": "T18: 0 to 10800 seconds",
+    }
+    probe = props["health_probe"]["oneOf"][1]
+    props["health_probe"]["oneOf"].append(
+        {"type": "array", "items": probe, "minItems": 1, "maxItems": 2, "description": "T6"}
+    )
+    fabric = props["service_fabric"]["oneOf"][1]["properties"]
+    fabric["stateless_only"] = {"type": "boolean"}
+    fabric["extension_version"] = {"$ref": "#/$defs/version"}
+    fabric["extension_durability"] = {"enum": ["Bronze", "Silver", "Gold"]}
+    policy = props["policy"]["properties"]
+    del policy["automatic_rollback"]  # T8: T9's field takes its place
+    policy["max_unhealthy_upgraded_instance_percent"]["type"] = "integer"  # T8: null is wrong
+    defs["image_id"] = {**defs["name"], "maxLength": 1024, "description": "9.16: 1 to 1024"}
+    defs["image"]["oneOf"][1]["properties"]["id"] = {"$ref": "#/$defs/image_id"}
+    publish = defs["event_publish_image"]["properties"]
+    publish["eligible_at"] = {"$ref": "#/$defs/time", "description": "T17"}
+    publish["exclude_from_latest"] = {"type": "boolean", "description": "T16"}
+    defs["event"]["properties"]["event"]["enum"].append("set_protection")
+    defs["event"]["allOf"].append(
+        {
+            "if": {"properties": {"event": {"const": "set_protection"}}, "required": ["event"]},
+            "then": {"$ref": "#/$defs/event_set_protection"},
+        }
+    )
+    defs["event_set_protection"] = {
+        "type": "object",
+        "properties": {
+            "at": {"$ref": "#/$defs/time"},
+            "event": {"const": "set_protection"},
+            "instances": {"$ref": "#/$defs/instance_ids"},
+            "protect_from_scale_in": {"type": "boolean"},
+            "protect_from_scale_set_actions": {"type": "boolean"},
+        },
+        "required": ["at", "event", "instances"],
+        "additionalProperties": False,
+        "description": "T27",
+    }
+    return schema
+
+
+def api_of(data: Any) -> str:
+    """T1: the trace's api_version when it is today's, else the seed's (a wrong
+    value is refused by the seed's schema, which names the place)."""
+    if isinstance(data, dict):
+        scale_set = data.get("scale_set")
+        if isinstance(scale_set, dict) and scale_set.get("api_version") == TODAY:
+            return TODAY
+    return SEED
 
 
 @functools.cache
@@ -66,7 +141,7 @@ def _is_integer(checker: Any, instance: Any) -> bool:
 
 @functools.cache
 def _validator_class() -> type[jsonschema.protocols.Validator]:
-    schema = _schema()
+    schema = _schema(TODAY)
     base = jsonschema.validators.validator_for(schema)
     base.check_schema(schema)
     return jsonschema.validators.extend(
@@ -77,41 +152,42 @@ def _validator_class() -> type[jsonschema.protocols.Validator]:
 
 
 @functools.cache
-def validator() -> jsonschema.protocols.Validator:
+def validator(api: str = SEED) -> jsonschema.protocols.Validator:
     """The JSON Schema's validator for a whole trace: the contract, and the
     reference the fast path is tested against."""
-    return _validator_class()(_schema())
+    return _validator_class()(_schema(api))
 
 
-@functools.cache
 @functools.cache
 def max_instance_ids() -> int:
     """Section 7: the most instance ids one event may name (the schema's maxItems)."""
     return int(_schema()["$defs"]["instance_ids"]["maxItems"])
 
 
-def skeleton_validator() -> jsonschema.protocols.Validator:
+def skeleton_validator(api: str = SEED) -> jsonschema.protocols.Validator:
     """The trace without looking into the events (each is checked on its own)."""
-    schema = _schema()
+    schema = _schema(api)
     del schema["properties"]["events"]["items"]
     return _validator_class()(schema)
 
 
 @functools.cache
-def event_validator() -> jsonschema.protocols.Validator:
-    schema = _schema()
+def event_validator(api: str = SEED) -> jsonschema.protocols.Validator:
+    schema = _schema(api)
     event = {k: schema[k] for k in ("$schema", "$id", "$defs")}
     return _validator_class()({**event, "$ref": "#/$defs/event"})
 
 
 @functools.cache
-def _fast_validators() -> tuple[Callable[[Any], Any], dict[str, Callable[[Any], Any]]]:
+def _fast_validators(
+    api: str = SEED,
+) -> tuple[Callable[[Any], Any], dict[str, Callable[[Any], Any]]]:
     """Compiled (fastjsonschema) checks from the same schema: the skeleton, and
     one per event kind (dispatched on `event`; each `event_<kind>` definition
     says all that the `event` definition says of that kind). They only say
     whether a trace is valid: a trace they refuse is checked again with
     jsonschema for the message."""
-    schema = _schema()
+    schema = _schema(api)
     defs = schema["$defs"]
 
     def inline(node: Any) -> Any:  # no $ref left: nothing to resolve, nothing fetched
@@ -137,8 +213,8 @@ def _fast_validators() -> tuple[Callable[[Any], Any], dict[str, Callable[[Any], 
     return compiled(skeleton), events
 
 
-def fast_valid(data: Any) -> bool:
-    skeleton, events = _fast_validators()
+def fast_valid(data: Any, api: str = SEED) -> bool:
+    skeleton, events = _fast_validators(api)
     try:
         skeleton(data)
         for event in data["events"]:
@@ -148,9 +224,9 @@ def fast_valid(data: Any) -> bool:
     return True
 
 
-def event_fast_valid(event: Any) -> bool:
+def event_fast_valid(event: Any, api: str = SEED) -> bool:
     try:
-        _fast_validators()[1][event["event"]](event)
+        _fast_validators(api)[1][event["event"]](event)
     except Exception:  # noqa: BLE001
         return False
     return True

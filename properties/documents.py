@@ -16,47 +16,121 @@ from properties.rule import Property, rule
 
 
 @cache
-def result_schema() -> dict[str, Any]:
-    """The JSON Schema of ``vmss-upgrade-result/1``, with the exact vocabularies."""
+def result_schema(today: bool = False) -> dict[str, Any]:
+    """The JSON Schema of ``vmss-upgrade-result/1``, with the exact vocabularies
+    (with ``today``, section 9.16's keys and 9.14's shapes: T3, T27, TD2,
+    T63-T65)."""
     text = resources.files("properties").joinpath("schema/result.schema.json").read_text()
-    return json.loads(text)
+    schema = json.loads(text)
+    return _today_result(schema) if today else schema
+
+
+def _today_result(schema: dict[str, Any]) -> dict[str, Any]:
+    """Section 9.16's result keys, in this layer's own words of 9.14."""
+    defs = schema["$defs"]
+
+    def shape(required: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "additionalProperties": False,
+            "required": list(required),
+            "properties": required,
+        }
+
+    percent = {"type": "integer", "minimum": 0, "maximum": 100}
+    defs["policy"] = shape(
+        {
+            "maxBatchInstancePercent": percent,
+            "maxUnhealthyInstancePercent": percent,
+            "maxUnhealthyUpgradedInstancePercent": percent,
+            "pauseTimeBetweenBatches": {"type": "string"},
+            "prioritizeUnhealthyInstances": {"type": "boolean"},
+        }
+    )
+    rollback = defs["rollbackInfo"]
+    rollback["properties"]["rollbackError"] = {"type": "null"}  # T63, TD3
+    rollback["required"].append("rollbackError")
+    flag = {"type": "boolean"}
+    instance = defs["instance"]
+    instance["properties"]["protection"] = shape(
+        {"protectFromScaleIn": flag, "protectFromScaleSetActions": flag}
+    )
+    instance["required"].append("protection")
+    run = defs["run"]
+    run["properties"]["policy"] = {"$ref": "#/$defs/policy"}
+    run["required"].append("policy")
+    entry = defs["history"]["properties"]["value"]["items"]["properties"]["properties"]
+    platform = entry["properties"]["targetImageReference"]
+    gallery = shape({"id": {"type": "string", "minLength": 1}, "exactVersion": defs["version"]})
+    entry["properties"]["targetImageReference"] = {"oneOf": [platform, gallery]}  # T64, TD30
+    status = shape(
+        {
+            "code": {"$ref": "#/$defs/runCode"},
+            "startTime": {"$ref": "#/$defs/timestamp"},
+            "lastAction": {"enum": ["Start", "Cancel"]},
+            "lastActionTime": {"$ref": "#/$defs/timestamp"},
+        }
+    )
+    latest = shape(
+        {
+            "properties": shape(
+                {
+                    "policy": {"$ref": "#/$defs/policy"},
+                    "runningStatus": status,
+                    "progress": {"$ref": "#/$defs/progress"},
+                    "error": {"$ref": "#/$defs/error"},
+                }
+            ),
+            "type": {"const": "Microsoft.Compute/virtualMachineScaleSets/rollingUpgrades"},
+            "location": {"type": "string", "minLength": 1},
+        }
+    )
+    schema["properties"]["api_version"] = {"const": "2024-07-01"}  # T3
+    schema["properties"]["latest"] = {"oneOf": [{"type": "null"}, latest]}  # T65
+    schema["required"] += ["api_version", "latest"]
+    return schema
 
 
 @cache
-def _validator() -> Any:
+def _validator(today: bool = False) -> Any:
     """A compiled validator (jsonschema-rs: the campaign checks one document per
     example, and a result of 40 instances validates in about 40 us, against
     0.7 ms with fastjsonschema)."""
     import jsonschema_rs
 
-    return jsonschema_rs.validator_for(result_schema())
+    return jsonschema_rs.validator_for(result_schema(today))
 
 
 @cache
-def history_schema() -> dict[str, Any]:
+def history_schema(today: bool = False) -> dict[str, Any]:
     """The schema of the osUpgradeHistory view alone (R16's REST shape)."""
-    schema = result_schema()
+    schema = result_schema(today)
     return {"$schema": schema["$schema"], "$ref": "#/$defs/history", "$defs": schema["$defs"]}
 
 
 @cache
-def _history_validator() -> Any:
+def _history_validator(today: bool = False) -> Any:
     import jsonschema_rs
 
-    return jsonschema_rs.validator_for(history_schema())
+    return jsonschema_rs.validator_for(history_schema(today))
 
 
-def schema_problems(document: dict[str, Any], *, history: bool = False) -> list[str]:
+def schema_problems(
+    document: dict[str, Any], *, history: bool = False, today: bool = False
+) -> list[str]:
     """The ways ``document`` (a result, or with ``history`` an osUpgradeHistory
-    view) breaks its schema, each with a JSON pointer."""
+    view) breaks its schema, each with a JSON pointer (``today``: section
+    9's schema)."""
     try:
-        if (_history_validator() if history else _validator()).is_valid(document):
+        if (_history_validator(today) if history else _validator(today)).is_valid(document):
             return []
     except (ValueError, UnicodeError):  # a string the Rust side cannot take: jsonschema says
         pass
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(history_schema() if history else result_schema())
+    validator = jsonschema.Draft202012Validator(
+        history_schema(today) if history else result_schema(today)
+    )
     return [
         "/" + "/".join(map(str, e.absolute_path)) + f": {_brief(e)}"
         for e in validator.iter_errors(document)
@@ -84,15 +158,19 @@ class DocumentsMatchSection7(Property):
     rules = "D13, D5, D6, R16"
     title = "every result and history document is in section 7's shape and vocabulary"
 
+    def _today(self) -> bool:
+        """T1, as the trace gives it."""
+        return self.published.config.api_version == "2024-07-01"
+
     def after_run_ended(self, run: Any) -> None:
         """R16: the history view as a run ends (a new entry's final shape)."""
         view = converter.unstructure(self.checker.history_view())
-        problems = schema_problems(view, history=True)
+        problems = schema_problems(view, history=True, today=self._today())
         self.check(not problems, lambda: f"the history at {self.world.now}: {problems[0]}")
 
     def finish(self) -> None:
         document = converter.unstructure(self.published.result())
-        problems = schema_problems(document)
+        problems = schema_problems(document, today=self._today())
         self.check(not problems, lambda: f"the result at {self.world.now}: {problems[0]}")
 
 

@@ -44,7 +44,8 @@ from model import events as ev
 from model.facts import observe
 from model.scaleset import ScaleSet
 from model.snapshot import canonical, fingerprint, freeze, share, thaw
-from model.trace import Violation
+from model.trace import Violation, event_to_dict
+from model.trace_schema import TODAY
 from properties.checker import Checker
 from properties.scope import FORMAT, Scope
 
@@ -368,6 +369,7 @@ def behaviour_trace(
     trace of section 7: its events at the times they happen, ``until`` the
     time it ends; and its number of transitions."""
     state = initial(scope, start)
+    today = scope.initial[start][1].get("api_version") == TODAY  # T1
     events: list[dict[str, Any]] = []
     for move in path:
         if move[0] == "event":
@@ -376,12 +378,12 @@ def behaviour_trace(
             fields = attrs.asdict(event)
             if isinstance(event, ev.RegenerateCredential):
                 fields["expires_at"] = now + (event.expires_at - event.at)
+            if isinstance(event, ev.PublishImage) and event.eligible_at is not None:
+                fields["eligible_at"] = now + (event.eligible_at - event.at)  # 9.16: an offset
             fields["at"] = now
             event = type(event)(**fields)
             move = ("event", move[1], event)
-            data = {"at": now, "event": event.NAME}
-            data.update({k: _json(v) for k, v in fields.items() if k != "at"})
-            events.append(data)
+            events.append(event_to_dict(event, today))
         take(state, move)
     trace = {
         "format": FORMAT,
@@ -390,7 +392,3 @@ def behaviour_trace(
         "until": state.ss.now,
     }
     return trace, len(path)
-
-
-def _json(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value

@@ -172,7 +172,7 @@ def _run_goes_on_after_provisioning_failure() -> list[AbstractContextManager[Any
 def _target_not_latest() -> list[AbstractContextManager[Any]]:
     start_run = orchestrator.start_run
 
-    def stale_target(ss: ScaleSet) -> str:
+    def stale_target(ss: ScaleSet, *_started_by: str) -> str:
         versions = sorted(ss.catalog.versions, key=version_key)
         return versions[-2] if len(versions) > 1 else versions[-1]
 

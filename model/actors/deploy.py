@@ -53,7 +53,13 @@ def begin(ss: ScaleSet) -> Deploy:
     """D8, R15: the updates of a deploy that its guards allowed."""
     for name, tokens in ss.tokens.items():
         ss.model_tokens[name] = len(tokens) - 1
-    members = [inst for inst in ss.instances.values() if inst.state == "ready"]
+    # TD31 with the switch: an instance protected from scale set actions is not touched.
+    today = ss.today
+    members = [
+        inst
+        for inst in ss.instances.values()
+        if inst.state == "ready" and not (today and inst.protect_from_scale_set_actions)
+    ]
     deploy = Deploy(ss.now, [i.id for i in members], {i.id for i in members})
     ss.deploy = deploy
     ss.deploys.append(deploy)

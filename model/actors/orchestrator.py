@@ -18,9 +18,10 @@ import attrs
 from model import causes
 from model.actors import instances
 from model.catalog import version_key
-from model.config import ENABLE, v_refusal
+from model.config import ENABLE
 from model.run import (
     PLATFORM,
+    USER,
     Batch,
     Check,
     Code,
@@ -29,9 +30,11 @@ from model.run import (
     Status,
     UpgradeRun,
 )
+from model.today import effective_policy, rolls_back, unhealthy_message, upgraded_message
 
 if TYPE_CHECKING:
     from model.actors.deploy import Deploy
+    from model.config import Policy
     from model.instance import Instance
     from model.scaleset import ScaleSet
 
@@ -41,7 +44,8 @@ if TYPE_CHECKING:
 class Trigger:
     """D4: a moment at which a Platform run may start."""
 
-    #: "publication", "opt-in", "run completed" or "model deploy"
+    #: "publication", "opt-in", "run completed" or "model deploy"; with
+    #: section 9, "version eligible" (T17) and "first-rollout delay" (T18)
     kind: str
     #: the Completed run (kind "run completed")
     run: UpgradeRun | None = None
@@ -69,14 +73,21 @@ def platform_run_allowed(ss: ScaleSet, trigger: Trigger) -> bool:
     were all rolled back is not re-run at once); the successful end of a
     model deploy. And the scale set allows it: automatic upgrades on, no V
     error standing (D16), no run active, no model deploy in flight, and some
-    instance (not being created, D11) below the latest version."""
+    instance (not being created, D11) below the latest version.
+
+    With section 9's switch: a version becoming eligible is the trigger in
+    place of a publication and the end of the first-rollout delay is one
+    (T17, T18); "latest" is the latest eligible version and protected
+    instances do not count (TD32); no run starts before the first-rollout
+    delay has passed (T18) nor while a TV error stands (9.13)."""
     return platform_run_refusal(ss, trigger) is None
 
 
 def platform_run_refusal(ss: ScaleSet, trigger: Trigger) -> str | None:
     """D4, R1: why ``trigger`` starts no Platform run now, in words (with the
     rule), or None when it starts one (``platform_run_allowed``)."""
-    latest = version_key(ss.catalog.latest)
+    latest = version_key(ss.catalog.eligible)
+    today = ss.today
     if trigger.kind == "opt-in" and trigger.was_enabled:
         return "automatic upgrades were already on (D4)"
     if trigger.kind == "model deploy" and not (trigger.deploy and trigger.deploy.succeeded):
@@ -88,6 +99,7 @@ def platform_run_refusal(ss: ScaleSet, trigger: Trigger) -> str | None:
         if not newer and not any(
             i not in run.scope
             and not inst.being_created
+            and not (today and inst.protect_from_scale_set_actions)
             and version_key(inst.image_version) < latest
             for i, inst in ss.instances.items()
         ):
@@ -97,17 +109,26 @@ def platform_run_refusal(ss: ScaleSet, trigger: Trigger) -> str | None:
             )
     if not ss.auto_enabled:
         return "automatic upgrades are off (R1, D4)"
-    refusal = v_refusal(ss.v_errors, ENABLE)
+    refusal = ss.refusal(ENABLE)
     if refusal is not None:
         return f"a V error stands: {refusal} (D16, D4)"
+    if ss.rollout_from is not None and ss.now < ss.rollout_from:
+        return f"the first rollout waits until {ss.rollout_from}s (T18)"
     if ss.active_run is not None:
         return f"run {ss.active_run.number} is active (D4, D3)"
     if ss.deploy is not None:
         return "a model deploy is in flight (D4, D8)"
     if not any(
-        not inst.being_created and version_key(inst.image_version) < latest
+        not inst.being_created
+        and not (today and inst.protect_from_scale_set_actions)
+        and version_key(inst.image_version) < latest
         for inst in ss.instances.values()
     ):
+        if today:
+            return (
+                f"no unprotected instance is below the latest eligible version "
+                f"{ss.catalog.eligible} (D4, T17, TD32)"
+            )
         return f"no instance is below the latest version {ss.catalog.latest} (D4)"
     return None
 
@@ -123,18 +144,31 @@ def start_platform_run(ss: ScaleSet, trigger: Trigger) -> UpgradeRun | None:
     return start_run(ss, PLATFORM, trigger.reason)
 
 
-def run_target(ss: ScaleSet) -> str:
-    """D3: a run's target is the latest version at the run's start."""
-    return ss.catalog.latest
+def first_rollout(ss: ScaleSet, _arg: None) -> bool:
+    """T18: the first-rollout delay has passed: a D4 trigger standing for
+    the triggers that fell inside it."""
+    ss.record("first_rollout_ends")
+    start_platform_run(ss, Trigger("first-rollout delay"))
+    return True
+
+
+def run_target(ss: ScaleSet, started_by: str = USER) -> str:
+    """D3: a run's target is the latest version at the run's start (T17 with
+    the switch: the latest eligible for a Platform run, the latest available
+    for a User run; never an excluded one)."""
+    return ss.catalog.eligible if started_by == PLATFORM else ss.catalog.available
 
 
 def start_run(ss: ScaleSet, started_by: str, reason: str) -> UpgradeRun:
     """D3, D11, R12: a run (Platform, or User by hand) towards the target,
-    fixed; its scope is the instances
-    below the target, not being created now. The first pre-batch check
+    fixed; its scope is the instances below the target, not being created
+    now (T28 with the switch: nor protected from scale set actions). It uses
+    the scale set's policy (TD2, T10 with the switch: its effective policy,
+    and rollback by default in Platform runs). The first pre-batch check
     happens at once."""
-    target = run_target(ss)
+    target = run_target(ss, started_by)
     key = version_key(target)
+    today = ss.today
     run = UpgradeRun(
         number=len(ss.runs) + 1,
         started_by=started_by,
@@ -143,9 +177,16 @@ def start_run(ss: ScaleSet, started_by: str, reason: str) -> UpgradeRun:
         scope={
             i: Status.PENDING
             for i, inst in ss.instances.items()
-            if not inst.being_created and version_key(inst.image_version) < key
+            if not inst.being_created
+            and version_key(inst.image_version) < key
+            and not (today and inst.protect_from_scale_set_actions)
         },
     )
+    if today:
+        run.policy = effective_policy(ss.config, started_by == PLATFORM)
+        run.rolls_back = rolls_back(ss.config, started_by == PLATFORM)
+    else:
+        run.policy, run.rolls_back = ss.policy, ss.policy.automatic_rollback
     run.trigger = reason
     ss.run_machine.add_model(run, initial="pre_check")
     ss.runs.append(run)
@@ -156,14 +197,20 @@ def start_run(ss: ScaleSet, started_by: str, reason: str) -> UpgradeRun:
 
 
 # ---------------------------------------------------------------- before each batch
+def policy_of(ss: ScaleSet) -> Policy:
+    """TD2: the active run's policy (without the switch, the scale set's)."""
+    run = ss.active_run
+    return ss.policy if run is None else run.policy  # type: ignore[return-value]
+
+
 def unhealthy_limit(ss: ScaleSet, n: int) -> int:
     """D1: the unhealthy limit is floor(N x pct / 100); more than it stops."""
-    return n * ss.policy.max_unhealthy_instance_percent // 100
+    return n * policy_of(ss).max_unhealthy_instance_percent // 100
 
 
 def batch_cap(ss: ScaleSet, n: int) -> int:
     """R5, D1: cap(N) = max(1, floor(N x pct / 100))."""
-    return max(1, n * ss.policy.max_batch_instance_percent // 100)
+    return max(1, n * policy_of(ss).max_batch_instance_percent // 100)
 
 
 def pre_batch_check(ss: ScaleSet, run: UpgradeRun) -> None:
@@ -177,7 +224,7 @@ def pre_batch_check(ss: ScaleSet, run: UpgradeRun) -> None:
     n = len(ss.instances)
     unhealthy = ss.count_unhealthy()
     limit = unhealthy_limit(ss, n)
-    pct = ss.policy.max_unhealthy_instance_percent
+    pct = policy_of(ss).max_unhealthy_instance_percent
     # Causes (text only): which instances were unhealthy, and why (R7).
     which = causes.unhealthy_instances(ss) if unhealthy else ()
     check = Check(ss.now, n, unhealthy, limit, pct, which)
@@ -189,6 +236,8 @@ def pre_batch_check(ss: ScaleSet, run: UpgradeRun) -> None:
             f"{unhealthy} of {n} instances are unhealthy, more than the limit of "
             f"{limit} (max_unhealthy_instance_percent {pct})"
         )
+        if ss.today:
+            message = unhealthy_message(unhealthy, n, pct)  # T62
         end_run(ss, run, "fault", (code, message))
         return
     start_batch(ss, run, n)
@@ -203,7 +252,7 @@ def choose_batch(ss: ScaleSet, run: UpgradeRun, n: int) -> tuple[list[int], int,
         members = [i for i in pending if ss.instances[i].update_domain == ud]
         return members, len(members), ud
     cap = batch_cap(ss, n)
-    if ss.policy.prioritize_unhealthy_instances:
+    if policy_of(ss).prioritize_unhealthy_instances:
         healthy = ss.is_healthy
         pending.sort(key=lambda i: (healthy(ss.instances[i]), i))
     return pending[:cap], cap, None
@@ -267,8 +316,8 @@ def recheck(ss: ScaleSet, inst: Instance) -> None:
 def health_deadline(ss: ScaleSet, arg: tuple[Instance, int]) -> bool:
     """R6, D10, D11: health_wait_seconds after its extensions finished, the wait
     runs out; healthy at exactly the end counts as in time. Otherwise the
-    member failed, or (section 4 automatic_rollback) gets its previous disk back
-    first."""
+    member failed, or (section 4 automatic_rollback; T10 with the switch:
+    by default in Platform runs) gets its previous disk back first."""
     inst, token = arg
     if inst.op_token != token or inst.state != "awaiting_health":
         return False
@@ -278,7 +327,7 @@ def health_deadline(ss: ScaleSet, arg: tuple[Instance, int]) -> bool:
         return True
     reason = causes.unhealthy_reason(ss, inst)
     inst.wait_cause = f"health wait ran out at {ss.now}s: {reason} (R6)"
-    if ss.policy.automatic_rollback:
+    if inst.batch_run.rolls_back:
         ss.record("rollback_started", inst)
         instances.begin_rollback(ss, inst)
     else:
@@ -313,10 +362,19 @@ def member_done(
         status, ss.clock.now, provisioning_failed, rolled_back, cause
     )
     run.set_status(inst.id, status)
+    if ss.today and status == Status.FAILED and _first_failed(run, ss.clock.now, inst.id):
+        run.first_failed = (ss.clock.now, inst.id)
     inst.batch_run = None
     ss.record("member_done", run, inst)
     if len(batch.outcomes) == len(batch.instances):
         ss.schedule_run(run, 0, "end_of_batch")
+
+
+def _first_failed(run: UpgradeRun, now: int, instance_id: int) -> bool:
+    """T62: whether this failure is the run's first (the lowest id among those
+    done failed at the same moment)."""
+    first = run.first_failed
+    return first is None or (first[0] == now and instance_id < first[1])
 
 
 # ---------------------------------------------------------------- after a batch
@@ -329,7 +387,7 @@ def end_of_batch(ss: ScaleSet, run: UpgradeRun) -> bool:
     batch.end = ss.now
     ss.record("batch_ended", run, batch)
     counts = run.counts
-    upgraded_pct = ss.policy.max_unhealthy_upgraded_instance_percent
+    upgraded_pct = run.policy.max_unhealthy_upgraded_instance_percent  # type: ignore[attr-defined]
     failed, done = counts[Status.FAILED], counts[Status.SUCCESSFUL] + counts[Status.FAILED]
     if batch.provisioning_failed:
         bad = ", ".join(str(i) for i, o in sorted(batch.outcomes.items()) if o.provisioning_failed)
@@ -341,12 +399,15 @@ def end_of_batch(ss: ScaleSet, run: UpgradeRun) -> bool:
             f"{done * upgraded_pct // 100} "
             f"(max_unhealthy_upgraded_instance_percent {upgraded_pct})"
         )
+        if ss.today:  # T11, T62
+            first = run.first_failed[1] if run.first_failed else -1
+            message = upgraded_message(done - failed, failed, upgraded_pct, first)
         end_run(ss, run, "fault", (ErrorCode.UPGRADED_UNHEALTHY, message))
     elif counts[Status.PENDING] == 0:
         end_run(ss, run, "complete")
     elif not cancel_if_asked(ss, run, batch_ended=True):
         run.pause()
-        ss.schedule_run(run, ss.pause_seconds, "end_of_pause")
+        ss.schedule_run(run, run.policy.pause_seconds, "end_of_pause")  # type: ignore[attr-defined]
     return True
 
 

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from model.actors import deploy, instances, orchestrator
 from model.actors.expiry import tokens_of
-from model.config import ENABLE, MANUAL_START, check_instance_count, v_refusal
+from model.actors.maintenance import existing
+from model.config import ENABLE, MANUAL_START, check_instance_count
 from model.events import (
     CancelUpgrade,
     RegenerateCredential,
@@ -20,10 +21,11 @@ from model.events import (
     ScaleIn,
     ScaleOut,
     SetAutomaticUpgrade,
+    SetProtection,
     StartUpgrade,
     UpdateModel,
 )
-from model.run import USER
+from model.run import USER, Status
 
 if TYPE_CHECKING:
     from model.scaleset import ScaleSet
@@ -52,9 +54,15 @@ def scale_out(ss: ScaleSet, ev: ScaleOut) -> None:
 
 def scale_in(ss: ScaleSet, ev: ScaleIn) -> None:
     """D9: remove the highest ids that are not in the batch in flight (done or
-    not); refused if it cannot remove the count asked."""
+    not); refused if it cannot remove the count asked. T29 with the switch:
+    nor protected by either flag."""
     victims = scale_in_victims(ss, ev.count)
     if len(victims) < ev.count:
+        if ss.today:
+            raise Rejected(
+                f"D9, T29: cannot remove {ev.count} instances: only {len(victims)} are "
+                "outside the batch in flight and unprotected"
+            )
         raise Rejected(
             f"D9: cannot remove {ev.count} instances: only {len(victims)} are "
             "outside the batch in flight"
@@ -72,11 +80,14 @@ def scale_in_victims(ss: ScaleSet, count: int) -> list[int]:
     run = ss.active_run
     batch = run.batch_in_flight if run is not None else None
     protected = set(batch.instances) if batch is not None else set()
+    today = ss.today
     victims: list[int] = []
-    for instance_id in reversed(ss.instances):
+    for instance_id, inst in reversed(ss.instances.items()):
         if len(victims) == count:
             break
-        if instance_id not in protected:
+        if instance_id not in protected and not (
+            today and (inst.protect_from_scale_in or inst.protect_from_scale_set_actions)
+        ):
             victims.append(instance_id)
     return victims
 
@@ -86,10 +97,11 @@ def set_automatic_upgrade(ss: ScaleSet, ev: SetAutomaticUpgrade) -> None:
     when automatic upgrades were off) or out (D7: a Platform run ends
     Cancelled at its next decision, at once when no batch is in flight)."""
     if ev.enabled:
-        refusal = v_refusal(ss.v_errors, ENABLE)
+        refusal = ss.refusal(ENABLE)
         if refusal is not None:
             raise Rejected(refusal)
         was_enabled, ss.auto_enabled = ss.auto_enabled, True
+        ss.first_opt_in()  # T18
         ss.record("automatic_upgrades", True)
         orchestrator.start_platform_run(ss, orchestrator.Trigger("opt-in", was_enabled=was_enabled))
         return
@@ -108,10 +120,39 @@ def start_upgrade(ss: ScaleSet, ev: StartUpgrade) -> None:
         raise Rejected("409: a run is active")
     if ss.deploy is not None:
         raise Rejected("409: a model deploy is in flight")
-    refusal = v_refusal(ss.v_errors, MANUAL_START)
+    refusal = ss.refusal(MANUAL_START)
     if refusal is not None:
         raise Rejected(refusal)
     orchestrator.start_run(ss, USER, "manual start")
+
+
+def set_protection(ss: ScaleSet, ev: SetProtection) -> None:
+    """T27, TD12, TD34 (section 9): set both protection flags of the listed
+    instances. Refused for protection from scale set actions without
+    protection from scale-in, for an id that does not exist, and for an
+    instance still being created. A pending instance of the active run that
+    becomes protected from scale set actions leaves its scope now (TD12); a
+    batch member in flight finishes as usual."""
+    if ev.protect_from_scale_set_actions and not ev.protect_from_scale_in:
+        raise Rejected(
+            "You can't specify protectFromScaleIn false when setting "
+            "protectFromScaleSetActions true"
+        )
+    insts = existing(ss, ev.instances)
+    for inst in insts:
+        if inst.being_created:
+            raise Rejected(f"instance {inst.id} is still being created")
+    run = ss.active_run
+    for inst in insts:
+        inst.protect_from_scale_in = ev.protect_from_scale_in
+        inst.protect_from_scale_set_actions = ev.protect_from_scale_set_actions
+        if (
+            ev.protect_from_scale_set_actions
+            and run is not None
+            and run.scope.get(inst.id) == Status.PENDING
+        ):
+            run.leave_scope(inst.id)
+    ss.record("protection_set", ev)
 
 
 def cancel_upgrade(ss: ScaleSet, ev: CancelUpgrade) -> None:
