@@ -129,10 +129,13 @@ def upgraded_limit_text(ss: ScaleSet, run: UpgradeRun) -> str:
     its numbers and formula."""
     failed = run.counts[Status.FAILED]
     done = failed + run.counts[Status.SUCCESSFUL]
-    pct = ss.policy.max_unhealthy_upgraded_instance_percent or 0
+    pct = run.policy.max_unhealthy_upgraded_instance_percent or 0  # type: ignore[attr-defined]
+    rule = "section 4 max_unhealthy_upgraded_instance_percent, D7a"
+    if ss.today:
+        rule = "T11: on at 20% by default today, D7a"
     return (
         f"{failed} of {done} upgraded instances failed > limit {done * pct // 100} = "
-        f"floor({done} x {pct}%) (section 4 max_unhealthy_upgraded_instance_percent, D7a)"
+        f"floor({done} x {pct}%) ({rule})"
     )
 
 

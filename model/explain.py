@@ -33,6 +33,8 @@ def _trigger(run: UpgradeRun) -> str:
         "opt-in": "opting in to automatic upgrades (D4)",
         "model deploy": "the successful end of a model deploy (R15, D4)",
         "manual start": "a manual start (R12)",
+        "version eligible": f"{run.target} becoming eligible in the scale set's region (T17, D4)",
+        "first-rollout delay": "the end of the first-rollout delay (T18, D4)",
     }
     if run.trigger.startswith("after run "):
         return f"the Completed end of run {run.trigger.removeprefix('after run ')} (D4)"
@@ -109,15 +111,41 @@ def _remaining(ss: ScaleSet, run: UpgradeRun) -> str:
     per_batch = t.os_disk_seconds + t.extension_seconds
     if ss.probe is not None:
         per_batch += t.app_start_seconds
-    cap = max(1, len(ss.instances) * ss.policy.max_batch_instance_percent // 100)
+    policy = run.policy  # the run's (TD2 with the switch), else the scale set's
+    cap = max(1, len(ss.instances) * policy.max_batch_instance_percent // 100)  # type: ignore[attr-defined]
     batches = math.ceil(pending / cap) if ss.service_fabric is None else None
     if batches is None:
         return f"It is still rolling forward at {ss.now}s ({_counts(run)})."
-    seconds = batches * per_batch + max(0, batches - 1) * ss.pause_seconds
+    pause = policy.pause_seconds  # type: ignore[attr-defined]
+    seconds = batches * per_batch + max(0, batches - 1) * pause
     return (
         f"It is still rolling forward at {ss.now}s ({_counts(run)}); if every instance comes "
         f"up healthy, about {batches} more batch{'es' if batches != 1 else ''} of at most "
-        f"{cap}, some {seconds}s (each {per_batch}s, pauses of {ss.pause_seconds}s)."
+        f"{cap}, some {seconds}s (each {per_batch}s, pauses of {pause}s)."
+    )
+
+
+def _today(ss: ScaleSet, run: UpgradeRun) -> str:
+    """Section 9: which policy the run reads and whether it rolls back."""
+    policy = run.policy
+    which = (
+        "the default rolling upgrade policy"
+        if run.started_by == "Platform"
+        and not ss.config.automatic_os_upgrade_policy.use_rolling_upgrade_policy
+        else "the scale set's rolling upgrade policy"
+    )
+    rollback = (
+        "automatic rollback on (T10)"
+        if run.rolls_back
+        else "no automatic rollback (T10: "
+        + ("a User run never rolls back)" if run.started_by != "Platform" else "disabled)")
+    )
+    protected = sorted(i for i, inst in ss.instances.items() if inst.protect_from_scale_set_actions)
+    shield = f"; protected instances {causes.ids_text(protected, 5)} are left alone (T28)"
+    return (
+        f"It reads {which} (TD2: batches of {policy.max_batch_instance_percent}%, "  # type: ignore[attr-defined]
+        f"upgraded-unhealthy stop at {policy.max_unhealthy_upgraded_instance_percent}%, T11), "  # type: ignore[attr-defined]
+        f"{rollback}{shield if protected else ''}."
     )
 
 
@@ -129,7 +157,7 @@ def explain_run(ss: ScaleSet, run: UpgradeRun) -> str:
         f"({timestamp(epoch, run.start)}) by {_trigger(run)}, "
         f"towards {run.target} with {len(run.scope)} instances in scope."
     )
-    parts = [head, _batches(run)]
+    parts = [head, _today(ss, run), _batches(run)] if ss.today else [head, _batches(run)]
     if run.active:
         parts.append(_remaining(ss, run))
     else:

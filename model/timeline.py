@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from model import causes
+from model.history import GalleryImageReference
 from model.run import Code, ErrorCode, Status
 
 if TYPE_CHECKING:
@@ -195,10 +196,11 @@ def batch_choice(ss: ScaleSet, run: UpgradeRun, batch: Batch) -> str:
             f"update domain {batch.update_domain}: all its {len(batch.instances)} pending "
             "instances, the lowest domain with any (R13, D2)"
         )
-    n, pct = batch.instance_count, ss.policy.max_batch_instance_percent
+    policy = run.policy  # the run's (TD2 with the switch), else the scale set's
+    n, pct = batch.instance_count, policy.max_batch_instance_percent  # type: ignore[attr-defined]
     cap = f"cap {batch.cap} = max(1, floor({n} x {pct}%)) of {n} instances (R5, D1)"
     unhealthy = [i for i in batch.instances if not ss.is_healthy(ss.instances[i])]
-    if ss.policy.prioritize_unhealthy_instances and unhealthy:
+    if policy.prioritize_unhealthy_instances and unhealthy:  # type: ignore[attr-defined]
         order = f"unhealthy first ({_ids(unhealthy)}), then the lowest ids"
         return f"{cap}; of {pending} pending, {order} (D2, prioritize_unhealthy_instances)"
     return f"{cap}; the lowest ids of {pending} pending (D2)"
@@ -256,8 +258,12 @@ def format_timeline(entries: list[Entry], result: Result) -> str:
         p = entry.properties
         error = f"  {p.error.code}" if p.error is not None else ""
         prog = p.progress
+        target = p.targetImageReference
+        version = (
+            target.exactVersion if isinstance(target, GalleryImageReference) else target.version
+        )
         lines.append(
-            f"  {p.runningStatus.code:<14} {p.startedBy:<8} {p.targetImageReference.version:<20} "
+            f"  {p.runningStatus.code:<14} {p.startedBy:<8} {version:<20} "
             f"{p.runningStatus.startTime} .. {p.runningStatus.endTime or '-'}  "
             f"ok {prog.successfulInstanceCount}, failed {prog.failedInstanceCount}, "
             f"in progress {prog.inProgressInstanceCount}, "

@@ -85,6 +85,7 @@ def _today_result(schema: dict[str, Any]) -> dict[str, Any]:
             "location": {"type": "string", "minLength": 1},
         }
     )
+    schema["properties"]["warnings"]["items"]["properties"]["rule"]["enum"] = ["V7", "TW1"]  # T4
     schema["properties"]["api_version"] = {"const": "2024-07-01"}  # T3
     schema["properties"]["latest"] = {"oneOf": [{"type": "null"}, latest]}  # T65
     schema["required"] += ["api_version", "latest"]

@@ -169,11 +169,13 @@ def upgraded_to_target(run: UpgradeRun, inst: Instance, rolled_back: bool) -> Pr
 
 
 def target_is_latest(world: World, run: UpgradeRun) -> Problems:
-    """I4 (D3): a run's target is the latest version at the run's start."""
-    if run.target != world.latest:
+    """I4 (D3): a run's target is the latest version at the run's start (TI10
+    with the switch: a Platform run's the latest eligible, a User run's the
+    latest available, never a version excluded from latest)."""
+    latest = world.target(run.started_by)
+    if run.target != latest or run.target in world.excluded:
         return [
-            f"run {run.number} started at {run.start} towards {run.target}, "
-            f"not the latest {world.latest}"
+            f"run {run.number} started at {run.start} towards {run.target}, not the latest {latest}"
         ]
     return []
 
@@ -256,12 +258,16 @@ def batch_members_all_done(run: UpgradeRun, batch: Batch, seen_done: set[int]) -
 # --------------------------------------------------------------------- I7
 def platform_run_allowed(world: World, run: UpgradeRun) -> Problems:
     """I7 (R1, D4, D16): no Platform run starts while automatic upgrades are
-    off or a V error stands."""
+    off or a V error stands (TI11 with the switch: nor a TV error, nor before
+    t0 + first_rollout_delay_seconds)."""
     if run.started_by != PLATFORM:
         return []
     if not world.auto or world.errors:
         why = "automatic upgrades are off" if not world.auto else "a V error stands"
         return [f"Platform run {run.number} started at {run.start} while {why}"]
+    waits = world.rollout_from
+    if waits is not None and run.start < waits:
+        return [f"Platform run {run.number} started at {run.start}, before {waits} (TI11, T18)"]
     return []
 
 

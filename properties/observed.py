@@ -21,8 +21,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
-
 from model.instance import Provisioning
 from model.run import PLATFORM, Code, ErrorCode, Status
 from properties.expect import (
@@ -33,97 +31,16 @@ from properties.expect import (
     upgraded_limit,
     v_errors,
 )
-
-#: the operations in flight that make an instance unhealthy (R7)
-BUSY = frozenset({"creating", "reimaging", "extensions", "rolling_back", "model_update"})
-#: the events that may stop a run at once (D7)
-USER_STOPS = frozenset({"cancel_upgrade", "set_automatic_upgrade"})
-#: the codes a run ends with (D5, D7)
-ENDS = frozenset({Code.COMPLETED, Code.FAULTED, Code.CANCELLED})
-
-
-@attrs.define(eq=False, slots=False)  # copied by `check`: a dict pickles in C
-class SeenInstance:
-    """One instance as observed."""
-
-    id: int
-    version: str
-    disk: str
-    data_disks: tuple[str, ...]
-    update_domain: int | None
-    up: bool = True
-    provisioning: str = Provisioning.SUCCEEDED
-    #: ready | creating | reimaging | extensions | awaiting | rolling_back | model_update
-    op: str = "ready"
-    #: when the current operation's phase began
-    since: int = 0
-    #: the last app_health answer since the disk was created, replaced or restored
-    answer: bool | None = None
-    #: when the application started on the current disk (None: not yet)
-    app_since: int | None = None
-    #: the disk before the last replacement: (name, version, provisioning)
-    prior: tuple[str, str, str] | None = None
-    #: when its extensions last finished
-    provisioned_at: int | None = None
-    #: the number of the run whose batch holds it
-    run: int | None = None
-    #: every OS disk name it has had
-    disks: set[str] = attrs.field(factory=set)
-
-
-@attrs.define(eq=False, slots=False)  # copied by `check`: a dict pickles in C
-class SeenBatch:
-    number: int
-    members: list[int]
-    start: int
-    end: int | None = None
-    #: member id -> "successful" | "failed", as each was done
-    done: dict[int, str] = attrs.field(factory=dict)
-    #: when the last member was done
-    last_done: int | None = None
-    #: the members whose extensions failed (R14)
-    extensions_failed: set[int] = attrs.field(factory=set)
-    #: the members seen getting their previous disk back (section 4 rollback)
-    restored: set[int] = attrs.field(factory=set)
-
-
-@attrs.define(eq=False, slots=False)  # copied by `check`: a dict pickles in C
-class SeenRun:
-    number: int
-    started_by: str
-    target: str
-    start: int
-    #: D11: the scope as this layer computes it, id -> status
-    statuses: dict[int, str]
-    #: D11: how many of the scope are in each status, as counted here
-    tally: dict[str, int]
-    batches: list[SeenBatch] = attrs.field(factory=list)
-    cancel_asked: bool = False
-    end: int | None = None
-    code: str = Code.ROLLING_FORWARD
-    error_code: str | None = None
-    #: (time, unhealthy, limit) of a pre-batch check that found unhealthy > limit
-    failed_check: tuple[int, int, int] | None = None
-    #: what this layer decided at the run's last decision point (D7a, D5, R4):
-    #: "Completed", "Faulted <error code>", "Cancelled", "batch" or "pause"
-    decision: str | None = None
-    #: when this layer decided the run stops Faulted (I3: no batch after it)
-    stopped_at: int | None = None
-
-    def set(self, instance_id: int, status: str) -> None:
-        old = self.statuses.get(instance_id)
-        if old is None:
-            return
-        self.tally[old] -= 1
-        self.tally[status] += 1
-        self.statuses[instance_id] = status
-
-
-@attrs.define(eq=False, slots=False)  # copied by `check`: a dict pickles in C
-class SeenDeploy:
-    start: int
-    members: set[int]
-    remaining: set[int]
+from properties.expect_today import errors_today, is_today, run_policy
+from properties.seen import (  # noqa: F401 - the records are part of this module's interface
+    BUSY,
+    ENDS,
+    USER_STOPS,
+    SeenBatch,
+    SeenDeploy,
+    SeenInstance,
+    SeenRun,
+)
 
 
 class World:
@@ -142,8 +59,21 @@ class World:
         self.probe = config.health_probe is not None
         self.service_fabric = config.service_fabric
         self.versions: list[str] = list(config.catalog)
+        #: R17, D3 (T17 with the switch: the latest eligible version, and the
+        #: latest available one; neither is ever an excluded version, T16)
         self.latest = newest(self.versions)
+        self.available = self.latest
+        #: D14 (TD5): the newest version published so far, eligible or not, excluded or not
+        self.newest = self.latest
         self.broken: set[str] = set()
+        #: T1: section 9 applies; T14: the image is a gallery's
+        self.today = is_today(config)
+        self.gallery = config.image.id is not None
+        self.excluded: set[str] = set()
+        #: T17: the versions published to become eligible later, and when
+        self.eligible_later: dict[str, int] = {}
+        #: T18: no Platform run before this time (None: not opted in yet)
+        self.rollout_from: int | None = None
         self.tokens: dict[str, list[int]] = {
             name: [cred.expires_at] for name, cred in config.credentials.items()
         }
@@ -155,8 +85,10 @@ class World:
         self.extension_credentials = sorted(
             {c for ext in config.extensions for c in ext.credentials}
         )
-        self.errors = v_errors(config)
+        self.errors = errors_today(config) if self.today else v_errors(config)
         self.auto = config.automatic_os_upgrade and not self.errors
+        if self.auto:
+            self.opted_in()
         self.instances: dict[int, SeenInstance] = {}
         self.next_id = 0
         for _ in range(config.instances):
@@ -175,6 +107,16 @@ class World:
         self.recoveries = 0
         #: the name of the step under way (the checker sets it at each begin)
         self.step_name: str | None = None
+
+    def opted_in(self) -> None:
+        """T18: automatic upgrades accepted as on for the first time (t0)."""
+        if self.today and self.rollout_from is None:
+            self.rollout_from = self.now + self.config.first_rollout_delay_seconds
+
+    def target(self, started_by: str) -> str:
+        """D3 (T17: a Platform run's the latest eligible, a User run's the
+        latest available)."""
+        return self.latest if started_by == PLATFORM else self.available
 
     def _add(self, version: str) -> SeenInstance:
         i = self.next_id
@@ -226,9 +168,12 @@ class World:
         return any(self.tokens[n][self.referenced[n]] <= now for n in self.tokens)
 
     def any_below_latest(self) -> bool:
-        """D4: some instance, not being created, is below the latest version."""
+        """D4: some instance, not being created, is below the latest version
+        (TD32: not protected from scale set actions, the latest eligible)."""
         return any(
-            s.provisioning != Provisioning.CREATING and is_newer(self.latest, s.version)
+            s.provisioning != Provisioning.CREATING
+            and is_newer(self.latest, s.version)
+            and not s.protected_actions
             for s in self.instances.values()
         )
 
@@ -294,8 +239,49 @@ class World:
         self.versions.append(ev.version)
         if not ev.app_healthy:
             self.broken.add(ev.version)
-        if is_newer(ev.version, self.latest):
-            self.latest = ev.version
+        if is_newer(ev.version, self.newest):
+            self.newest = ev.version
+        if not self.today:
+            if is_newer(ev.version, self.latest):
+                self.latest = self.available = ev.version
+            return
+        if ev.exclude_from_latest:  # T16: never latest
+            self.excluded.add(ev.version)
+            return
+        eligible_at = ev.at if ev.eligible_at is None else ev.eligible_at
+        if not self.gallery:  # T17: a platform version is available at once
+            self._newer_available(ev.version)
+        if eligible_at > ev.at:
+            self.eligible_later[ev.version] = eligible_at
+        else:
+            self.on_version_eligible(ev.version)
+
+    def _newer_available(self, version: str) -> None:
+        if is_newer(version, self.available):
+            self.available = version
+
+    def on_version_eligible(self, version: str) -> None:
+        """T17: the version reached the region (a gallery's is available from now)."""
+        self.eligible_later.pop(version, None)
+        if version in self.excluded:
+            return
+        if is_newer(version, self.latest):
+            self.latest = version
+        if self.gallery:
+            self._newer_available(version)
+
+    def on_protection_set(self, ev: Any) -> None:
+        """T27, TD12: both flags of each listed instance; a pending instance of
+        the active run protected from scale set actions leaves its scope."""
+        active = self.active
+        for i in ev.instances:
+            seen = self.instances[i]
+            seen.protected_in = ev.protect_from_scale_in
+            seen.protected_actions = ev.protect_from_scale_set_actions
+            if ev.protect_from_scale_set_actions and active is not None:
+                if active.statuses.get(i) == Status.PENDING:
+                    del active.statuses[i]
+                    active.tally[Status.PENDING] -= 1
 
     def on_outage_started(self, ev: Any) -> None:
         for i in ev.instances:
@@ -326,6 +312,8 @@ class World:
 
     def on_automatic_upgrades(self, enabled: bool) -> None:
         self.auto = enabled
+        if enabled:
+            self.opted_in()
 
     def step_begins(self, name: str, arg: Any) -> None:
         """The checker calls this as each step begins. D7: a cancel while a run
@@ -381,12 +369,18 @@ class World:
         statuses = {
             i: Status.PENDING
             for i, s in self.instances.items()
-            if s.provisioning != Provisioning.CREATING and is_newer(target, s.version)
+            if s.provisioning != Provisioning.CREATING
+            and is_newer(target, s.version)
+            and not s.protected_actions  # T28
         }
         counts = dict.fromkeys((Status.PENDING, Status.IN_PROGRESS, Status.SUCCESSFUL), 0)
         counts[Status.FAILED] = 0
         counts[Status.PENDING] = len(statuses)
         seen = SeenRun(run.number, run.started_by, target, self.now, statuses, counts)
+        if self.today:  # TD2, T10: the run's own policy, from here until it ends
+            self.policy = run_policy(self.config, run.started_by == PLATFORM)
+            self.pause = pause_seconds(self.policy.pause_time_between_batches) or 0
+        seen.policy, seen.rollback = self.policy, self.policy.automatic_rollback
         self.runs.append(seen)
         self.active = seen
 
@@ -409,6 +403,11 @@ class World:
     def on_member_done(self, run: Any, inst: Any, outcome: Any) -> None:
         seen_run = self.runs[run.number - 1]
         status = self.member_status(seen_run, inst.id)
+        first = seen_run.first_failed
+        if status == Status.FAILED and (
+            first is None or (first[0] == self.now and inst.id < first[1])
+        ):
+            seen_run.first_failed = (self.now, inst.id)  # T62
         seen_run.batches[-1].done[inst.id] = status
         seen_run.batches[-1].last_done = self.now
         seen_run.set(inst.id, status)

@@ -285,7 +285,7 @@ class NewInstancesFollowR18(Property):
         # hold it; the observed run's scope never does
         ok = (
             inst.id == world.next_id
-            and inst.image_version == world.latest
+            and inst.image_version == world.available  # R18 (T17: the latest available)
             and inst.provisioning_state == Provisioning.CREATING
             and inst.update_domain == ud
             and not self.published.in_active_scope(inst.id)
@@ -294,7 +294,7 @@ class NewInstancesFollowR18(Property):
             ok,
             lambda: (
                 f"new instance {inst.id} at {world.now}: version {inst.image_version} "
-                f"(latest {world.latest}), {inst.provisioning_state}, UD {inst.update_domain} "
+                f"(latest {world.available}), {inst.provisioning_state}, UD {inst.update_domain} "
                 f"(expected id {world.next_id}, UD {ud})"
             ),
         )

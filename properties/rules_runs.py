@@ -21,6 +21,7 @@ from properties.expect import (
     names_rules_and_fields,
     timestamp,
 )
+from properties.expect_today import MANUAL_TODAY, names_today
 from properties.rule import Property, rule
 
 ROLLING_UPGRADE_TYPE = "Microsoft.Compute/virtualMachineScaleSets/rollingUpgrades"
@@ -37,6 +38,8 @@ def _allowed(world: Any) -> str | None:
         return f"run {world.active.number} is active"
     if world.deploy is not None:
         return "a model deploy is in flight"
+    if world.rollout_from is not None and world.now < world.rollout_from:
+        return f"the first rollout waits until {world.rollout_from} (T18)"
     if not world.any_below_latest():
         return "no instance (not being created) is below the latest version"
     return None
@@ -63,7 +66,16 @@ class PlatformRunsStartWhenAllowed(Property):
         self.due()
 
     def after_image_published(self, ev: Any) -> None:
-        self._trigger(f"the publication of {ev.version}")
+        if ev.eligible_at is None or ev.eligible_at == ev.at or not self.world.today:
+            self._trigger(f"the publication of {ev.version}")
+
+    def after_version_eligible(self, version: str) -> None:
+        """T17: with the switch, a version becoming eligible is the trigger."""
+        self._trigger(f"{version} becoming eligible")
+
+    def after_first_rollout_ends(self) -> None:
+        """T18: the end of the first-rollout delay stands for the triggers in it."""
+        self._trigger("the end of the first-rollout delay")
 
     def before_automatic_upgrades(self, enabled: bool) -> None:
         self._was_auto = self.world.auto
@@ -81,6 +93,7 @@ class PlatformRunsStartWhenAllowed(Property):
             i not in seen.statuses
             and s.provisioning != Provisioning.CREATING
             and is_newer(world.latest, s.version)
+            and not s.protected_actions  # TD32
             for i, s in world.instances.items()
         )
         newer = is_newer(world.latest, seen.target)
@@ -133,7 +146,10 @@ class ManualStartFollowsR12(Property):
 
     def begin_start_upgrade(self, ev: Any) -> None:
         world = self.world
-        blocking = [r for r in world.errors if r in ("V1", "V2", "V3")]
+        manual = MANUAL_TODAY if world.today else ("V1", "V2", "V3")  # TD1 with the switch
+        blocking = [r for r in world.errors if r in manual]
+        if world.today and any(r.startswith("TV") for r in blocking):
+            self.sometimes("TD1: a manual start refused for a TV error")
         if world.active is not None or world.deploy is not None:
             self.expect = "409"
         elif blocking:
@@ -163,7 +179,11 @@ class ManualStartFollowsR12(Property):
             self.check(
                 rejection.reason.startswith("409")
                 if expect == "409"
-                else names_rules_and_fields(rejection.reason, rules),
+                else (
+                    names_today(rejection.reason, rules, self.published.config)
+                    if self.world.today
+                    else names_rules_and_fields(rejection.reason, rules)
+                ),
                 lambda: (
                     f"manual start at {ev.at} refused with {rejection.reason!r}, "
                     f"not naming {expect}"
@@ -183,17 +203,20 @@ class RunsTargetTheLatestAndCoverWhatIsBelow(Property):
 
     def before_run_started(self, run: Any, scope: Any, reason: str) -> None:
         world = self.world
+        latest = world.target(run.started_by)  # T17: eligible (Platform), available (User)
         expected = {
             i
             for i, s in world.instances.items()
-            if s.provisioning != Provisioning.CREATING and is_newer(world.latest, s.version)
+            if s.provisioning != Provisioning.CREATING
+            and is_newer(latest, s.version)
+            and not s.protected_actions  # T28
         }
         got = set(scope)
         self.check(
-            run.target == world.latest and got == expected,
+            run.target == latest and got == expected,
             lambda: (
                 f"run {run.number} started at {world.now} towards {run.target} with "
-                f"scope {sorted(got)}; the spec says {world.latest} and {sorted(expected)}"
+                f"scope {sorted(got)}; the spec says {latest} and {sorted(expected)}"
             ),
         )
 
@@ -378,7 +401,9 @@ class HistoryViewIsR16(Property):
             (counts["successful"], counts["failed"], counts["inProgress"], counts["pending"]),
             error,
             seen.started_by,
-            (image.publisher, image.offer, image.sku, seen.target),
+            (f"{image.id}/versions/{seen.target}", seen.target)  # T64, TD30
+            if self.world.today and image.id is not None
+            else (image.publisher, image.offer, image.sku, seen.target),
             (rolled, 0),
             ROLLING_UPGRADE_TYPE,
             cfg.location,
@@ -410,11 +435,20 @@ def _flat(entry: Any) -> tuple[Any, ...]:
         ),
         None if p.error is None else (p.error.code, p.error.message),
         p.startedBy,
-        (target.publisher, target.offer, target.sku, target.version),
+        _target(target),
         (rollback.successfullyRolledbackInstanceCount, rollback.failedRolledbackInstanceCount),
         entry.type,
         entry.location,
     )
+
+
+def _target(target: Any) -> tuple[Any, ...]:
+    """A targetImageReference, flattened: a platform image's four fields, or
+    a gallery image's id and exactVersion (T64, TD30)."""
+    try:
+        return (target.publisher, target.offer, target.sku, target.version)
+    except AttributeError:
+        return (target.id, target.exactVersion)
 
 
 def _brief(entries: list[tuple[Any, ...]]) -> str:
@@ -483,6 +517,7 @@ class LastChangeEndsTheTrace(Property):
     after_rollback_started = after_rollback_restored = after_member_done = changed
     after_batch_started = after_batch_ended = after_pre_batch_checked = changed
     after_run_ended = after_deploy_ended = changed
+    after_version_eligible = after_first_rollout_ends = changed  # TD6: internal steps
     begin_event = _event
     begin_internal = _internal
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from model.instance import Power, Provisioning
 from properties.expect import is_newer, names_rules_and_fields, v9_breaks, v_warnings
+from properties.expect_today import TW1_TEXT, names_today, warnings_today
 from properties.rule import Property, rule
 
 
@@ -32,7 +33,7 @@ class PublicationsMustBeNewer(Property):
         self.newer = False
 
     def begin_publish_image(self, ev: Any) -> None:
-        latest = self.world.latest
+        latest = self.world.newest  # TD5 with the switch: eligible or not, excluded or not
         self.newer = is_newer(ev.version, latest)
         if [len(p) for p in ev.version.split(".")] != [len(p) for p in latest.split(".")]:
             self.sometimes("versions whose parts differ in digit count")
@@ -40,15 +41,15 @@ class PublicationsMustBeNewer(Property):
     def end_publish_image(self, ev: Any, rejection: Any) -> None:
         latest = self.published.latest
         if self.newer:
-            ok = rejection is None and latest == ev.version == self.world.latest
+            ok = rejection is None and latest == ev.version == self.world.newest
         else:
-            ok = _refused_by(rejection, "D14") and latest == self.world.latest
+            ok = _refused_by(rejection, "D14") and latest == self.world.newest
         self.check(
             ok,
             lambda: (
                 f"publication of {ev.version} at {ev.at}: "
                 f"{'refused: ' + rejection.reason if rejection else 'accepted'}; "
-                f"latest {latest} (R17 latest {self.world.latest})"
+                f"latest {latest} (R17 latest {self.world.newest})"
             ),
         )
 
@@ -154,7 +155,10 @@ class DeployFollowsD8(Property):
     def begin_update_model(self, ev: Any) -> None:
         world = self.world
         self.refuse = world.active is not None or world.deploy is not None
-        self.members = {i for i, s in world.instances.items() if s.op == "ready"}
+        # TD31 with the switch: an instance protected from scale set actions is not touched
+        self.members = {
+            i for i, s in world.instances.items() if s.op == "ready" and not s.protected_actions
+        }
 
     def before_deploy_started(self, deploy: Any) -> None:
         self.check(
@@ -217,7 +221,13 @@ class ScaleInRemovesD9Victims(Property):
         protected = set(flight.members) if flight is not None else set()
         if flight is not None:
             self.sometimes("scale-in during a batch")
-        candidates = [i for i in sorted(world.instances, reverse=True) if i not in protected]
+        instances = world.instances
+        candidates = [
+            i
+            for i in sorted(instances, reverse=True)
+            if i not in protected
+            and not (instances[i].protected_in or instances[i].protected_actions)  # T29
+        ]
         self.victims = sorted(candidates[: ev.count]) if len(candidates) >= ev.count else None
         self.removed = []
 
@@ -305,23 +315,40 @@ class VChecksBitePerD16(Property):
         wanted = published.config.automatic_os_upgrade and bool(errors)
         ok = bool(at_zero) == wanted and published.auto_enabled == world.auto
         if at_zero:
-            ok = ok and _names_exactly(at_zero[0].reason, errors)
+            ok = ok and self._names_exactly(at_zero[0].reason, errors)
         warnings = [w.rule for w in published.warnings]
+        config = published.config
+        expected = warnings_today(config) if world.today else v_warnings(config)
+        if world.today:  # TW1's text, and 9.13's findings form
+            ok = ok and all(
+                (w.field, w.message) == ("policy", TW1_TEXT)
+                for w in published.warnings
+                if w.rule == "TW1"
+            )
+            if "TW1" in expected:
+                self.sometimes("TW1: a policy Platform runs ignore")
         self.check(
-            ok and warnings == v_warnings(published.config),
+            ok and warnings == expected,
             lambda: (
-                f"at time 0: errors {errors}, warnings {v_warnings(published.config)}; the "
+                f"at time 0: errors {errors}, warnings {expected}; the "
                 f"model refused {[r.reason for r in at_zero]}, warned {warnings}, "
                 f"auto {published.auto_enabled}"
             ),
         )
+
+    def _names_exactly(self, reason: str, rules: list[str]) -> bool:
+        """A refusal names each standing rule and its field, no other (section
+        3; 9.13 with the switch: and Azure's text where it gives one)."""
+        if self.world.today:
+            return names_today(reason, rules, self.published.config)
+        return names_rules_and_fields(reason, rules)
 
     def end_set_automatic_upgrade(self, ev: Any, rejection: Any) -> None:
         if not ev.enabled:
             return
         errors = self.world.errors
         if errors:
-            ok = rejection is not None and _names_exactly(rejection.reason, errors)
+            ok = rejection is not None and self._names_exactly(rejection.reason, errors)
         else:
             ok = rejection is None and self.published.auto_enabled
         self.check(
@@ -331,8 +358,3 @@ class VChecksBitePerD16(Property):
                 + (f"refused ({rejection.reason})" if rejection else "accepted")
             ),
         )
-
-
-def _names_exactly(reason: str, rules: list[str]) -> bool:
-    """A refusal names each standing rule and its field, no other (section 3)."""
-    return names_rules_and_fields(reason, rules)

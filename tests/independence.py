@@ -161,6 +161,7 @@ COMPARED = {
     "inProgressInstanceCount": {"rules_runs"},
     "pendingInstanceCount": {"rules_runs"},
     "targetImageReference": {"rules_runs"},
+    "exactVersion": {"rules_runs"},  # T64: a gallery image's target
     "rollbackInfo": {"rules_runs"},
     "successfullyRolledbackInstanceCount": {"rules_runs"},
     "failedRolledbackInstanceCount": {"rules_runs"},

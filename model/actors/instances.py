@@ -53,8 +53,9 @@ def add_initial(ss: ScaleSet) -> Instance:
 
 
 def create(ss: ScaleSet) -> Instance:
-    """R18: a new VM built from the latest published version at its creation."""
-    inst = _new_instance(ss, ss.catalog.latest, initial="creating")
+    """R18: a new VM built from the latest published version at its creation
+    (T17 with the switch: the latest available one, never an excluded one)."""
+    inst = _new_instance(ss, ss.catalog.available, initial="creating")  # T17: latest available
     inst.provisioning_state = Provisioning.CREATING
     ss.record("instance_created", inst)
     ss.schedule_instance(inst, ss.timings.os_disk_seconds, "disk_replaced", inst.op_token)
