@@ -108,7 +108,8 @@ class UpgradeHistory:
 
 
 def history_runs(runs: list[UpgradeRun], now: int) -> list[UpgradeRun]:
-    """R16: the runs the view shows at time ``now``, newest first, at most five."""
+    """R16: the runs the view shows at time ``now``, newest first, at most five
+    (T66: the same with the switch, and no nextLink)."""
     shown: list[UpgradeRun] = []
     for run in reversed(runs):  # runs are kept in creation order; starts never decrease
         if run.start < now - HISTORY_WINDOW_SECONDS:
@@ -147,7 +148,7 @@ def rollback_of(run: UpgradeRun, today: bool = False) -> RollbackInfo | Rollback
 def target_of(
     run: UpgradeRun, image: ImageReference, today: bool = False
 ) -> TargetImageReference | GalleryImageReference:
-    """R16: the run's target image (T64, TD30: a gallery image's with the switch)."""
+    """R16: the run's target image (T19, T64, TD30: a gallery image's with the switch)."""
     if today and image.id is not None:
         return GalleryImageReference(f"{image.id}/versions/{run.target}", run.target)
     return TargetImageReference(image.publisher, image.offer, image.sku, run.target)
@@ -156,7 +157,8 @@ def target_of(
 def history_entry(
     run: UpgradeRun, image: ImageReference, epoch: str, location: str, today: bool = False
 ) -> UpgradeHistoryEntry:
-    """R16, D13: one osUpgradeHistory entry in the REST shape."""
+    """R16, D13: one osUpgradeHistory entry in the REST shape (T60: its codes
+    and startedBy are the 2024-07-01 enumerations')."""
     return UpgradeHistoryEntry(
         properties=UpgradeHistoryProperties(
             runningStatus=RunningStatus(

@@ -156,7 +156,8 @@ class ScaleSet:
     def first_opt_in(self) -> None:
         """T18: automatic upgrades are accepted as on for the first time
         (t0): no Platform run starts before t0 + first_rollout_delay_seconds;
-        a delay's end is a D4 trigger. Later opt-ins do not restart it."""
+        a delay's end is a D4 trigger. Later opt-ins do not restart it. TD7:
+        the delay is the trace's parameter; the model never draws one."""
         if self.rollout_from is not None or not self.today:
             return  # (without the switch there is no delay, and nothing to keep)
         delay = self.config.first_rollout_delay_seconds

@@ -176,7 +176,9 @@ def today_policy(config: ScaleSetConfig) -> Policy:
 
 def check_errors_today(config: ScaleSetConfig) -> list[Finding]:
     """Section 9.13 with T13, T14, TD4: V1-V5 as today's Azure words them,
-    then TV1, TV2, TV7-TV10 in ascending number (V6 is replaced by TV7)."""
+    then TV1, TV2, TV7, TV8, TV9 and TV10 in ascending number (V6 is replaced
+    by TV7). T4: a health source is required (TV1), so (T5) only a Service
+    Fabric scale set at Silver or Gold runs without one."""
     errors: list[Finding] = []
     image = config.image
     if image.is_custom:
@@ -270,7 +272,7 @@ def refusal_today(errors: list[Finding], action: str) -> str | None:
 
 
 def effective_policy(config: ScaleSetConfig, platform: bool) -> Policy:
-    """TD2: the policy a run uses, fixed at its start: a Platform run uses
+    """TD2, T9: the policy a run uses, fixed at its start: a Platform run uses
     today's defaults unless use_rolling_upgrade_policy; a User run, and a
     Platform run with it, ``scale_set.policy`` with defaults filled (T8)."""
     if platform and not config.automatic_os_upgrade_policy.use_rolling_upgrade_policy:

@@ -306,13 +306,17 @@ def trace_to_dict(trace: Trace) -> dict[str, Any]:
 
 def event_to_dict(event: Event, today: bool = False) -> dict[str, Any]:
     """An event as the JSON of section 7 (T2: without the switch, none of
-    section 9's fields; with it, ``eligible_at`` only when given)."""
+    section 9's fields; with it, ``eligible_at`` and ``exclude_from_latest``
+    only when they are not the default)."""
     data = converter.unstructure(event)
     if not today:
         for name in TODAY_EVENT_FIELDS.get(event.NAME, ()):
             del data[name]
-    elif data.get("eligible_at", 0) is None:
-        del data["eligible_at"]
+    else:  # given only when not the default (T16: with a platform image, never)
+        if data.get("eligible_at", 0) is None:
+            del data["eligible_at"]
+        if data.get("exclude_from_latest") is False:
+            del data["exclude_from_latest"]
     return data
 
 

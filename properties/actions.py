@@ -26,12 +26,13 @@ from model.events import (
     ScaleIn,
     ScaleOut,
     SetAutomaticUpgrade,
+    SetProtection,
     StartUpgrade,
     UpdateModel,
 )
 from model.instance import Power, Provisioning
 from model.run import Code
-from model.trace import Trace, trace_to_dict
+from properties.actions_documents import submit_trace
 from properties.invariants import batch_bound
 from properties.liveness import quiet_run_bound
 
@@ -59,8 +60,11 @@ FAR = 10**8  # a credential that outlives any example
 # ---------------------------------------------------------------- events (section 7)
 def publish_image(m: UpgradeMachine, n: int) -> None:
     """R2, D14: a newer version (one in five broken); one in ten is not newer:
-    the latest again, or an older one with more digits (R17: 0.100.100)."""
-    broken, stale = n % 5 == 4, n // 5 % 10
+    the latest again, or an older one with more digits (R17: 0.100.100).
+    With section 9's switch, half the time it becomes eligible later (T17: a
+    second later, or up to a minute and a half, where steps are due) and a
+    gallery's version is excluded from latest one time in six (T16)."""
+    broken, stale, late, exclude = n % 5 == 4, n // 5 % 10, n // 50 % 4, n // 200 % 6 == 5
     if stale == 9:
         version = m.ss.catalog.latest
     elif stale == 8:
@@ -68,7 +72,18 @@ def publish_image(m: UpgradeMachine, n: int) -> None:
     else:
         version = m.new_version()
     during = m.ss.active_run is not None
-    if m.apply(PublishImage(m.now, version, app_healthy=not broken)) is None and during:
+    event = PublishImage(m.now, version, app_healthy=not broken)
+    if m.ss.today:
+        when = m.ss.clock.next_time()
+        offset = (0, 1, 90, (when or m.now) - m.now)[late]
+        event = PublishImage(
+            m.now,
+            version,
+            app_healthy=not broken,
+            eligible_at=m.now + offset if late else None,
+            exclude_from_latest=exclude and m.config.image.id is not None,
+        )
+    if m.apply(event) is None and during:
         m.reach("publication during a run")
 
 
@@ -167,6 +182,22 @@ def set_automatic_upgrade(m: UpgradeMachine, n: int) -> None:
     m.apply(SetAutomaticUpgrade(m.now, enable))
     if not enable and setup and n // 6 % 2:
         m.run_until_idle()
+
+
+def set_protection(m: UpgradeMachine, n: int) -> None:
+    """T27, TD12, TD34 (section 9): protect or unprotect some instances, half
+    the time in the middle of a batch in flight; one time in four the pair
+    of flags that is refused. Without the switch, time passes."""
+    if not m.ss.today:
+        advance_to_next_step(m, n)
+        return
+    flags, into, n = n % 4, n // 4 % 2, n // 8
+    if into:
+        advance_into_batch(m, n % 64)
+    scale_in_flag, actions_flag = ((False, False), (True, False), (True, True), (False, True))[
+        flags
+    ]
+    m.apply(SetProtection(m.now, m.ids(n // 64), scale_in_flag, actions_flag))
 
 
 def start_upgrade(m: UpgradeMachine, n: int) -> None:
@@ -405,41 +436,6 @@ def quiet_then_complete(m: UpgradeMachine, n: int) -> None:
     m.reach("quiet run completed (L1)")
 
 
-#: section 4 and V9/V10's edges: each comparison at, just inside and just outside
-_COUNTS = (0, 1, 100, 101, 1000, 1001)
-_PERCENTS = (4, 5, 20, 100, 101)
-_UPGRADED = (-1, 0, 20, 100, 101)
-_PAUSES = ("PT0S", "PT1S", "P1DT1H", "-PT1S", "PT", "5 minutes")
-
-
-def submit_trace(m: UpgradeMachine, n: int) -> None:
-    """V9, V10, D16: hand the loader a trace of this scale set whose count and
-    policy sit on V9's and V10's edges (0, 100, 101, 1000, 1001 instances;
-    percents 4, 5, 100, 101; upgraded -1, 0, 100, 101; pauses well formed
-    and not); the property says whether it must be refused and for what.
-    The model's own state does not change."""
-    data = trace_to_dict(Trace(scale_set=m.config, events=()))
-    scale_set = data["scale_set"]
-    policy = scale_set.setdefault("policy", {})
-    digits = []
-    for size in (len(_COUNTS), 2, len(_PERCENTS), len(_PERCENTS), len(_UPGRADED), len(_PAUSES), 8):
-        digits.append(n % size)
-        n //= size
-    count, spg, batch, unhealthy, upgraded, pause, which = digits
-    # Mostly one thing at an edge at a time (so a refusal names one field).
-    if which & 1 or which == 0:
-        scale_set["instances"] = _COUNTS[count]
-        scale_set["single_placement_group"] = not spg
-    if which & 2:
-        policy["max_batch_instance_percent"] = _PERCENTS[batch]
-        policy["max_unhealthy_instance_percent"] = _PERCENTS[unhealthy]
-    if which & 4:
-        policy["max_unhealthy_upgraded_instance_percent"] = _UPGRADED[upgraded]
-        policy["pause_time_between_batches"] = _PAUSES[pause]
-    m.submit(data)
-    m.reach("trace refused (V9/V10)" if m.last_submission_refused else "trace accepted")
-
-
 #: what a step of the machine can do: the events of section 7, time advances
 #: that land where bugs hide, and whole runs (in this order: the machine draws
 #: an action by its index)
@@ -469,5 +465,6 @@ ACTIONS: dict[str, Callable[[UpgradeMachine, int], None]] = {
         disturbed_run,
         quiet_then_complete,
         submit_trace,
+        set_protection,
     )
 }

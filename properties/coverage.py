@@ -44,6 +44,17 @@ BOUNDARIES: tuple[str, ...] = (
     "scale-out during a batch",
     "instance stopped while its probe answers healthy",
     "stale step that changed nothing",
+    # section 9 (today's Azure, behind the switch)
+    "version eligible at the same second as a step",
+    "protection set or cleared during a batch",
+    "first-rollout delay ending exactly at a trigger",
+    "five or fewer instances with one failure",
+    "gallery image id with /versions/",
+    "gallery image id without /versions/",
+    "T10: a Platform run rolled back by default",
+    "T28: a protected instance left out of a run",
+    "TW1: a policy Platform runs ignore",
+    "TD1: a manual start refused for a TV error",
 )
 #: edges reported but not required: a Service Fabric scope skips an update
 #: domain only when an earlier run left a middle domain upgraded and a lower

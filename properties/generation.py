@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import math
 
+import attrs
 from hypothesis import strategies as st
 
 from model.config import (
     SUPPORTED_SKUS,
+    AutomaticOSUpgradePolicy,
     CredentialConfig,
     Extension,
     HealthProbe,
@@ -28,6 +30,7 @@ from model.config import (
     ServiceFabric,
     Timings,
 )
+from model.today import TODAY_API, TODAY_SKUS
 
 #: drives the model (tests/independence.py: not a statement of the spec)
 DRIVER = True
@@ -152,7 +155,7 @@ def scale_sets(draw: st.DrawFn) -> ScaleSetConfig:
     standard = probe is not None and (
         probe.kind == "application_health" or probe.lb_sku == "Standard"
     )
-    return ScaleSetConfig(
+    config = ScaleSetConfig(
         instances=instances,
         image=image,
         catalog=(("1.0.0",), ("0.9.0", "1.0.0"))[catalog],
@@ -168,6 +171,61 @@ def scale_sets(draw: st.DrawFn) -> ScaleSetConfig:
         service_fabric=sf,
         policy=_policy(draw),
         timings=_timings(draw),
+    )
+    return _today(draw, config)
+
+
+_GALLERY = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/web"
+
+
+def _today(draw: st.DrawFn, config: ScaleSetConfig) -> ScaleSetConfig:
+    """Half the time, the same scale set with SPEC section 9's switch on: one of
+    today's images (a platform sku, in another case now and then, TD4; a
+    gallery image at latest, or with /versions/, T14; the seed's flaws, which
+    today's V1-V3 refuse), one or two health sources (T6, TV1, TV2), Service
+    Fabric's new fields (TV7-TV10), automatic rollback on or off and the
+    policy used or not (T9), a first-rollout delay (T18)."""
+    on, image, sources, fabric, delay, rollout = digits(draw, 2, 8, 8, 8, 4, 4)
+    if not on:
+        return config
+    if image < 4:
+        publisher, offer, sku = TODAY_SKUS[(0, 4, 19, 30)[image]]
+        if image == 3:
+            sku = sku.lower()
+        picture = ImageReference(publisher, offer, sku, "latest")
+    elif image == 4:
+        picture = ImageReference(id=_GALLERY)
+    elif image < 7:
+        picture = ImageReference(id=f"{_GALLERY}/versions/1.0.0")
+    else:
+        picture = config.image  # the seed's skus and flaws: V1, V2, V3 today
+    probe = config.health_probe
+    if sources == 1:
+        probe = (HealthProbe("load_balancer"), HealthProbe("application_health"))
+    elif sources >= 4 and probe is None:
+        probe = HealthProbe("application_health")
+    sf = config.service_fabric
+    if sf is not None:
+        if fabric in (4, 7):
+            sf = attrs.evolve(sf, durability="Bronze", stateless_only=True)
+            if fabric == 7:
+                probe = None  # TV8
+        elif fabric == 5:
+            sf = attrs.evolve(sf, extension_version="1.0")  # TV9
+        elif fabric == 6:
+            other = "Gold" if sf.durability != "Gold" else "Silver"
+            sf = attrs.evolve(sf, extension_durability=other)  # TV10
+    return attrs.evolve(
+        config,
+        api_version=TODAY_API,
+        image=picture,
+        health_probe=probe,
+        service_fabric=sf,
+        policy=attrs.evolve(config.policy, automatic_rollback=False),
+        automatic_os_upgrade_policy=AutomaticOSUpgradePolicy(
+            disable_automatic_rollback=rollout % 2 == 1, use_rolling_upgrade_policy=rollout >= 2
+        ),
+        first_rollout_delay_seconds=(0, 0, 20, 300)[delay],
     )
 
 

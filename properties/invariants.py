@@ -113,8 +113,9 @@ def pre_check_passed(world: World, run: UpgradeRun, batch: Batch) -> Problems:
 # --------------------------------------------------------------------- I3
 def no_batch_after_the_stop(seen: SeenRun) -> Problems:
     """I3 at the end of a run this layer saw stopped (a failed pre-batch check,
-    a provisioning failure or the upgraded limit, D5, D6, D7a): no batch
-    started after the stop."""
+    a provisioning failure or the upgraded limit, D5, D6, D7a; TI9 with the
+    switch, the upgraded limit at today's default of 20%): no batch started
+    after the stop."""
     late = [
         b.number for b in seen.batches if seen.stopped_at is not None and b.start > seen.stopped_at
     ]
@@ -389,7 +390,8 @@ def no_orphans(world: World, seen: SeenRun) -> Problems:
 # --------------------------------------------------------------------- I12
 def recovered_after_deploy(world: World, deploy: Deploy) -> Problems:
     """I12 (R15): after a deploy with valid credentials, no instance it
-    touched stays in provisioning state Failed."""
+    touched stays in provisioning state Failed (TI12 with the switch: the
+    deploy touches no instance protected from scale set actions, TD31)."""
     if world.any_token_expired():
         return []
     members = [i for i in deploy.members if i in world.instances]

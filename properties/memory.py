@@ -42,13 +42,26 @@ MEMORY: dict[type, tuple[tuple[str, ...], dict[str, object]]] = {
             "published", "config", "policy", "timings", "pause", "probe", "service_fabric",
             "extension_credentials", "errors", "recoveries",
         ),
-        {"now": T, "last_check": (None, T, None, None), "tokens": {"*": [T]}},
+        {
+            "now": T,
+            "last_check": (None, T, None, None),
+            "tokens": {"*": [T]},
+            "rollout_from": T,
+            "eligible_later": {"*": T},
+        },
     ),
     observed.SeenInstance: ((), {"since": T, "app_since": T, "provisioned_at": T}),
     observed.SeenBatch: ((), {"start": T, "end": T, "last_done": T}),
     observed.SeenRun: (
         (),
-        {"start": T, "end": T, "failed_check": (T, None, None), "stopped_at": T},
+        {
+            "start": T,
+            "end": T,
+            "failed_check": (T, None, None),
+            "stopped_at": T,
+            "first_failed": (T, None),
+            "cancel_at": T,
+        },
     ),
     observed.SeenDeploy: ((), {"start": T}),
     liveness.Liveness: (
@@ -101,6 +114,9 @@ def _d12_form(prop: rules_order.StepsHappenInD12Order, enc: Any) -> tuple[Any, .
         enc.time(prop.last_step_at, T),
         prop.app_starts,
         enc.value(prop.open_event),
+        enc.value(prop.places),
+        enc.time(prop.last_eligible, T),
+        prop._rollout_expected,
     )
 
 

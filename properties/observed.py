@@ -321,6 +321,8 @@ class World:
         self.step_name = name
         if name == "cancel_upgrade" and self.active is not None:
             self.active.cancel_asked = True
+            if self.active.cancel_at is None and self.today:  # T65 (state only with the switch)
+                self.active.cancel_at = self.now
 
     def on_instance_created(self, inst: Any) -> None:
         seen = self._add(inst.image_version)
@@ -404,8 +406,10 @@ class World:
         seen_run = self.runs[run.number - 1]
         status = self.member_status(seen_run, inst.id)
         first = seen_run.first_failed
-        if status == Status.FAILED and (
-            first is None or (first[0] == self.now and inst.id < first[1])
+        if (
+            self.today
+            and status == Status.FAILED
+            and (first is None or (first[0] == self.now and inst.id < first[1]))
         ):
             seen_run.first_failed = (self.now, inst.id)  # T62
         seen_run.batches[-1].done[inst.id] = status

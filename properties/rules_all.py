@@ -9,6 +9,7 @@ from properties import (
     rules_instances,
     rules_order,
     rules_runs,
+    rules_today,
     rules_users,
 )
 from properties.invariants import INVARIANTS
@@ -41,5 +42,6 @@ __all__ = [
     "rules_instances",
     "rules_order",
     "rules_runs",
+    "rules_today",
     "rules_users",
 ]

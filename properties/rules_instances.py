@@ -199,7 +199,8 @@ class HealthWaitFollowsR6(Property):
 
 @rule
 class RollbackRestoresThePreviousDisk(Property):
-    """Section 4 automatic_rollback, D15, D11: with a probe and automatic
+    """Section 4 automatic_rollback (T10, TI8 with the switch: by default in
+    Platform runs, never in User runs), D15, D11: with a probe and automatic
     rollback, a member not healthy when its wait runs out gets its previous OS
     disk back (name, version and provisioning) and is done failed and rolled
     back; without a probe there is no rollback."""

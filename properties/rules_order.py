@@ -8,9 +8,12 @@ began; its extensions extension_seconds after the disk or the deploy; with
 a probe, its application app_start_seconds after it started and its health
 deadline health_wait_seconds after its extensions; a rollback os_disk_seconds
 after it began; a batch's end when its last member is done; a pause's end
-pause_time_between_batches after its batch. An expectation ends when the
-step comes, or when what it belonged to ended (a member done before its
-deadline, an instance removed, a run cancelled in its pause).
+pause_time_between_batches after its batch. With section 9's switch (TD6):
+a version published to become eligible later at its ``eligible_at``, and
+the end of the first-rollout delay at t0 + first_rollout_delay_seconds,
+between instance and run steps. An expectation ends when the step comes, or
+when what it belonged to ended (a member done before its deadline, an
+instance removed, a run cancelled in its pause).
 """
 
 from __future__ import annotations
@@ -20,8 +23,15 @@ from typing import Any
 
 from properties.rule import Property, rule
 
-#: D12: at equal times instance steps come before run steps
-_INSTANCE, _RUN = 0, 1
+#: D12: at equal times instance steps come before run steps (TD6: versions
+#: becoming eligible, then the first-rollout delay's end, between them)
+_INSTANCE, _ELIGIBLE, _ROLLOUT, _RUN = 0, 1, 2, 3
+_CLASS = {
+    "queued: instance": _INSTANCE,
+    "queued: eligibility": _ELIGIBLE,
+    "queued: first rollout": _ROLLOUT,
+    "queued: run": _RUN,
+}
 
 
 @rule
@@ -47,6 +57,38 @@ class StepsHappenInD12Order(Property):
         self.app_starts = False
         #: the event under way, until it reports its end (applied or refused)
         self.open_event: Any = None
+        #: TD6: each version published, by its place (ascending version, TD5)
+        self.places: dict[str, int] = {}
+        self.last_eligible: int | None = None
+        self._rollout_expected = False
+        self._expect_rollout()
+
+    def _expect_rollout(self) -> None:
+        """T18: once automatic upgrades are first on, the delay's end is due."""
+        world = self.world
+        if world.rollout_from is not None and not self._rollout_expected:
+            self._rollout_expected = True
+            delay = world.rollout_from - world.now
+            if delay > 0:
+                self._expect("first_rollout", _ROLLOUT, 0, delay)
+
+    def after_automatic_upgrades(self, enabled: bool) -> None:
+        self._expect_rollout()
+
+    def after_image_published(self, ev: Any) -> None:
+        """T17: a version eligible later becomes so at its eligible_at."""
+        if not self.world.today:
+            return
+        place = self.places[ev.version] = len(self.places)
+        if ev.eligible_at is not None and ev.eligible_at > ev.at:
+            self._expect("version_eligible", _ELIGIBLE, place, ev.eligible_at - ev.at)
+
+    def after_version_eligible(self, version: str) -> None:
+        self.last_eligible = self.world.now
+        self._drop("version_eligible", _ELIGIBLE, self.places.get(version, -1))
+
+    def after_first_rollout_ends(self) -> None:
+        self._drop("first_rollout", _ROLLOUT, 0)
 
     # ------------------------------------------------------------ expectations
     def _expect(self, step: str, klass: int, actor: int, delay: int) -> None:
@@ -148,10 +190,16 @@ class StepsHappenInD12Order(Property):
         if self.open_event is not None:
             self._unended()
         world = self.world
-        now = self.last_step_at = world.now
         step = self.checker.step
-        klass = _INSTANCE if step.when == "queued: instance" else _RUN
-        actor = arg  # the instance's id or the run's number
+        if step.name == "version_eligible" and self.last_step_at == world.now:
+            self.sometimes("version eligible at the same second as a step")
+        now = self.last_step_at = world.now
+        klass = _CLASS[step.when]
+        # the instance's id, the run's number, the version's place (TD6), or 0
+        if klass == _ELIGIBLE:
+            actor = self.places.get(arg, -1)
+        else:
+            actor = 0 if klass == _ROLLOUT else arg
         # this step's own place: nothing expected may come before it (a step
         # this layer did not expect, a stale one, is placed by time, class, id)
         mine = self.due_at.get((step.name, klass, actor))
@@ -184,6 +232,8 @@ class StepsHappenInD12Order(Property):
         self.open_event = ev
         if ev.at == self.last_step_at:
             self.sometimes("event at the same second as an internal step")
+            if self.last_eligible == ev.at:
+                self.sometimes("version eligible at the same second as a step")
         first = self._earliest()
         self.applications += 1
         if self.world.now != ev.at:

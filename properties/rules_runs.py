@@ -22,6 +22,8 @@ from properties.expect import (
     timestamp,
 )
 from properties.expect_today import MANUAL_TODAY, names_today
+from properties.history_shape import brief as _brief
+from properties.history_shape import flat as _flat
 from properties.rule import Property, rule
 
 ROLLING_UPGRADE_TYPE = "Microsoft.Compute/virtualMachineScaleSets/rollingUpgrades"
@@ -61,7 +63,10 @@ class PlatformRunsStartWhenAllowed(Property):
         self._was_auto = False
 
     def _trigger(self, trigger: str, extra: str | None = None) -> None:
-        why = extra or _allowed(self.world)
+        world = self.world
+        if world.rollout_from == world.now and world.today and "first-rollout" not in trigger:
+            self.sometimes("first-rollout delay ending exactly at a trigger")
+        why = extra or _allowed(world)
         self.expected.append((trigger, why is None, why))
         self.due()
 
@@ -408,51 +413,6 @@ class HistoryViewIsR16(Property):
             ROLLING_UPGRADE_TYPE,
             cfg.location,
         )
-
-
-def _flat(entry: Any) -> tuple[Any, ...]:
-    """The model's REST entry, flattened as ``_entry`` builds the expected one."""
-    p = entry.properties
-    try:
-        end = p.runningStatus.endTime
-    except AttributeError:  # D13: a view without the REST field breaks the shape
-        end = "(no endTime)"
-    status, progress, target, rollback = (
-        p.runningStatus,
-        p.progress,
-        p.targetImageReference,
-        p.rollbackInfo,
-    )
-    return (
-        status.code,
-        status.startTime,
-        end,
-        (
-            progress.successfulInstanceCount,
-            progress.failedInstanceCount,
-            progress.inProgressInstanceCount,
-            progress.pendingInstanceCount,
-        ),
-        None if p.error is None else (p.error.code, p.error.message),
-        p.startedBy,
-        _target(target),
-        (rollback.successfullyRolledbackInstanceCount, rollback.failedRolledbackInstanceCount),
-        entry.type,
-        entry.location,
-    )
-
-
-def _target(target: Any) -> tuple[Any, ...]:
-    """A targetImageReference, flattened: a platform image's four fields, or
-    a gallery image's id and exactVersion (T64, TD30)."""
-    try:
-        return (target.publisher, target.offer, target.sku, target.version)
-    except AttributeError:
-        return (target.id, target.exactVersion)
-
-
-def _brief(entries: list[tuple[Any, ...]]) -> str:
-    return "[" + ", ".join(f"{e[5]} {e[0]} {e[1]}..{e[2]} {e[3]}" for e in entries) + "]"
 
 
 @rule

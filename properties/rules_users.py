@@ -10,7 +10,7 @@ from typing import Any
 
 from model.instance import Power, Provisioning
 from properties.expect import is_newer, names_rules_and_fields, v9_breaks, v_warnings
-from properties.expect_today import TW1_TEXT, names_today, warnings_today
+from properties.expect_today import TW1_TEXT, gallery, names_today, warnings_today
 from properties.rule import Property, rule
 
 
@@ -319,6 +319,12 @@ class VChecksBitePerD16(Property):
         warnings = [w.rule for w in published.warnings]
         config = published.config
         expected = warnings_today(config) if world.today else v_warnings(config)
+        if world.today:
+            kind = gallery(config.image.id)
+            if kind == "pinned":
+                self.sometimes("gallery image id with /versions/")
+            elif kind == "latest":
+                self.sometimes("gallery image id without /versions/")
         if world.today:  # TW1's text, and 9.13's findings form
             ok = ok and all(
                 (w.field, w.message) == ("policy", TW1_TEXT)

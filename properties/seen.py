@@ -95,6 +95,8 @@ class SeenRun:
     rollback: bool = False
     #: T62: (time, id) of the first member this layer saw done failed
     first_failed: tuple[int, int] | None = None
+    #: T65: when the first cancel of it was asked
+    cancel_at: int | None = None
 
     def set(self, instance_id: int, status: str) -> None:
         old = self.statuses.get(instance_id)

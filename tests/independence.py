@@ -85,8 +85,9 @@ FACT_TYPES = (
 PUBLISHED_FIELDS = {
     "state": {"invariants", "liveness", "rules_batches", "rules_runs"},
     "active": {"checker", "invariants"},
-    "error": {"liveness", "rules_batches", "rules_runs"},
-    "progress": {"checker", "invariants", "rules_runs"},  # I9; the history's counts
+    "error": {"liveness", "rules_batches", "rules_runs", "rules_today", "history_shape"},
+    # I9; the history's counts
+    "progress": {"checker", "invariants", "rules_runs", "history_shape"},
     "rolled_back": {"rules_instances"},
     "failed_rollbacks": set(),
     "status": {"rules_instances"},
@@ -134,15 +135,18 @@ COMPARED = {
         "rules_batches",
         "documents",
         "liveness",
+        "rules_today",
     },
-    "run": {"checker", "liveness", "rules_batches", "rules_runs"},
+    "run": {"checker", "liveness", "rules_batches", "rules_runs", "rules_today"},
     "recent_runs": {"checker"},  # I10: at most one run active
     "health": {"rules_instances"},  # R7: the health the model reports
     "in_active_scope": {"rules_instances"},  # R18: the model's scope of the active run
     "instance": {"rules_users"},  # R8, D10: the power state an outage leaves
     "history": {"checker"},  # R16, I10: the history view
-    "result": {"documents"},  # section 7: the result document
-    "latest": {"rules_users"},  # R17: what `latest` resolves to
+    "result": {"documents", "rules_today"},  # section 7: the result document
+    "protection": {"rules_today"},  # T27: the result's protection of an instance
+    "runs": {"rules_today"},  # TD2: the result's runs, with their policy
+    "latest": {"rules_users", "rules_today"},  # R17; T65: the get-latest view
     "token_slice": {"rules_users"},  # D15: the tokens kept
     "token_count": {"rules_users"},
     "token_expiry": {"rules_users"},
@@ -151,22 +155,22 @@ COMPARED = {
     "warnings": {"rules_users"},
     "last_activity": {"rules_runs"},  # section 7 until
     # the history view's fields (section 7's osUpgradeHistory shape)
-    "value": {"checker", "rules_runs"},
-    "properties": {"checker", "rules_runs"},
-    "runningStatus": {"checker", "rules_runs"},
-    "startTime": {"checker", "rules_runs"},
-    "endTime": {"rules_runs"},
-    "successfulInstanceCount": {"rules_runs"},
-    "failedInstanceCount": {"rules_runs"},
-    "inProgressInstanceCount": {"rules_runs"},
-    "pendingInstanceCount": {"rules_runs"},
-    "targetImageReference": {"rules_runs"},
-    "exactVersion": {"rules_runs"},  # T64: a gallery image's target
-    "rollbackInfo": {"rules_runs"},
-    "successfullyRolledbackInstanceCount": {"rules_runs"},
-    "failedRolledbackInstanceCount": {"rules_runs"},
-    "startedBy": {"rules_runs"},
-    "type": {"rules_runs"},
+    "value": {"checker", "rules_runs", "history_shape"},
+    "properties": {"checker", "rules_runs", "history_shape"},
+    "runningStatus": {"checker", "rules_runs", "history_shape"},
+    "startTime": {"checker", "rules_runs", "history_shape"},
+    "endTime": {"rules_runs", "history_shape"},
+    "successfulInstanceCount": {"rules_runs", "history_shape"},
+    "failedInstanceCount": {"rules_runs", "history_shape"},
+    "inProgressInstanceCount": {"rules_runs", "history_shape"},
+    "pendingInstanceCount": {"rules_runs", "history_shape"},
+    "targetImageReference": {"rules_runs", "history_shape"},
+    "exactVersion": {"rules_runs", "history_shape"},  # T64: a gallery image's target
+    "rollbackInfo": {"rules_runs", "history_shape"},
+    "successfullyRolledbackInstanceCount": {"rules_runs", "history_shape"},
+    "failedRolledbackInstanceCount": {"rules_runs", "history_shape"},
+    "startedBy": {"rules_runs", "history_shape"},
+    "type": {"rules_runs", "history_shape"},
     "validator": {"documents"},  # jsonschema's error names the failing keyword
 }
 

@@ -124,7 +124,7 @@ def test_t14_t16_t64_gallery_image_excluded_version_is_never_latest() -> None:
     assert "1.1.0" not in text.split("Triggers")[0]
 
 
-def test_t14_v2_gallery_image_with_a_version_is_pinned() -> None:
+def test_t14_a_gallery_image_with_a_version_is_pinned_v2() -> None:
     """T14, A19: a gallery id ending in /versions/1.0.0 breaks V2 with today's text,
     refusing the opt-in at 0 and the manual start (TD1: V2 refuses it too)."""
     document, _ = result("today-gallery-pinned-version.json")

@@ -32,6 +32,7 @@ def test_every_module_is_scanned_or_says_it_drives_the_model() -> None:
     assert {"checker", "observed", "rules_runs", "invariants", "liveness"} <= set(STATING)
     assert drivers() == {
         "actions",
+        "actions_documents",
         "campaign",
         "counterexample",
         "explore",

@@ -343,10 +343,17 @@ def test_every_boundary_is_seen_by_a_property() -> None:
     ``sometimes`` (so reaching it means the rule was checked on its edge)."""
     import inspect
 
-    from properties import rules_batches, rules_instances, rules_order, rules_runs, rules_users
+    from properties import (
+        rules_batches,
+        rules_instances,
+        rules_order,
+        rules_runs,
+        rules_today,
+        rules_users,
+    )
     from properties.coverage import RARE_BOUNDARIES
 
-    modules = (rules_batches, rules_instances, rules_order, rules_runs, rules_users)
+    modules = (rules_batches, rules_instances, rules_order, rules_runs, rules_users, rules_today)
     source = "".join(inspect.getsource(m) for m in modules)
     for name in BOUNDARIES + RARE_BOUNDARIES:
         if "(V9)" in name:

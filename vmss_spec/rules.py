@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "docs" / "SPEC.md"
 MANIFEST = ROOT / "docs" / "rules.toml"
 
-_NUMBER = re.compile(r"[RVDILE]\d+a?")
+_NUMBER = re.compile(r"(?:T[DVWI]?|[RVDILE])\d+a?")
 
 
 @attrs.frozen
@@ -33,26 +33,32 @@ class Rule:
     tests: tuple[str, ...]
 
 
+_FAMILIES = ("R", "V", "D", "I", "L", "E", "T", "TD", "TV", "TW", "TI")
+
+
 def number_key(number: str) -> tuple[int, int, str]:
-    """The spec's order: R, V, D, I, L, E, then by number (D7 before D7a before D8)."""
-    return ("RVDILE".index(number[0]), int(re.sub(r"\D", "", number)), number)
+    """The spec's order: R, V, D, I, L, E, then section 9's T, TD, TV, TW, TI,
+    then by number (D7 before D7a before D8)."""
+    family = re.match(r"[A-Z]+", number).group(0)  # type: ignore[union-attr]
+    return (_FAMILIES.index(family), int(re.sub(r"\D", "", number)), number)
 
 
 def spec_numbers(text: str) -> list[str]:
     """Every number the spec defines: in bold at its definition, or a row of the
     V table."""
-    found = set(re.findall(r"\*\*([RVDILE]\d+a?)\b", text))
-    found |= set(re.findall(r"^\| (V\d+) \|", text, re.M))
+    found = set(re.findall(r"\*\*((?:T[DVWI]?|[RVDILE])\d+a?)\b", text))
+    found |= set(re.findall(r"\*\*T\d+ / (TD\d+)\b", text))  # section 9: "T64 / TD30"
+    found |= set(re.findall(r"^\| ((?:TV|V)\d+) \|", text, re.M))
     return sorted(found, key=number_key)
 
 
 def rule_text(text: str, number: str) -> str:
     """The spec's own words for ``number``: its bullet (R, D, I, L) or its row
     of the V table, on one line."""
-    if number.startswith("V"):
+    if number.startswith(("V", "TV")):
         match = re.search(rf"^\| {number} \|.*$", text, re.M)
     else:
-        match = re.search(rf"^- \*\*{number}\b.*?(?=^- |^\S|^$|\Z)", text, re.M | re.S)
+        match = re.search(rf"^- \*\*(?:T\d+ / )?{number}\b.*?(?=^- |^\S|^$|\Z)", text, re.M | re.S)
     if match is None:
         raise KeyError(number)
     return " ".join(match.group(0).split())

@@ -50,7 +50,8 @@ def start(ss: ScaleSet) -> Deploy:
 
 
 def begin(ss: ScaleSet) -> Deploy:
-    """D8, R15: the updates of a deploy that its guards allowed."""
+    """D8, R15: the updates of a deploy that its guards allowed (TD31 with the
+    switch: instances protected from scale set actions are not touched)."""
     for name, tokens in ss.tokens.items():
         ss.model_tokens[name] = len(tokens) - 1
     # TD31 with the switch: an instance protected from scale set actions is not touched.

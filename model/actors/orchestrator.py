@@ -215,7 +215,8 @@ def batch_cap(ss: ScaleSet, n: int) -> int:
 
 def pre_batch_check(ss: ScaleSet, run: UpgradeRun) -> None:
     """R4, R8, D1, D5: with nothing pending the run is Completed (D4: a User
-    run with an empty scope ends at once); with more than the limit of
+    run with an empty scope ends at once; TD33: every pending instance became
+    protected or was removed during the pause); with more than the limit of
     instances unhealthy it ends Faulted; otherwise the next batch starts."""
     ss.record("pre_batch_check", run)
     if run.counts[Status.PENDING] == 0:
@@ -282,8 +283,8 @@ def start_batch(ss: ScaleSet, run: UpgradeRun, n: int) -> None:
 # ---------------------------------------------------------------- while a batch is in flight
 def member_provisioned(ss: ScaleSet, inst: Instance, ok: bool) -> None:
     """R6, D6, D11: a batch member's extensions finished: a provisioning failure
-    is done (failed); without a probe health decides now (R7); with one the run
-    waits up to health_wait_seconds for it."""
+    is done (failed, and T12: never rolled back); without a probe health
+    decides now (R7); with one the run waits up to health_wait_seconds for it."""
     run = inst.batch_run
     if not ok:
         inst.extensions_finished()
@@ -381,8 +382,9 @@ def _first_failed(run: UpgradeRun, now: int, instance_id: int) -> bool:
 def end_of_batch(ss: ScaleSet, run: UpgradeRun) -> bool:
     """D7a: when a batch's last instance is done, the run decides in order: a
     provisioning failure (D6, R14: the run fails, that batch left failed); the
-    upgraded-unhealthy limit (section 4); nothing pending (Completed); cancel
-    or opt-out (D7); else pause, then the pre-batch check."""
+    upgraded-unhealthy limit (section 4; T11 with the switch: on at 20% by
+    default, so that no batch starts after it, TI9); nothing pending
+    (Completed); cancel or opt-out (D7); else pause, then the pre-batch check."""
     batch = run.batches[-1]
     batch.end = ss.now
     ss.record("batch_ended", run, batch)

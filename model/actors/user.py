@@ -76,7 +76,8 @@ def scale_in(ss: ScaleSet, ev: ScaleIn) -> None:
 
 def scale_in_victims(ss: ScaleSet, count: int) -> list[int]:
     """D9: the instances a scale-in removes: the highest ids outside the batch
-    in flight, at most ``count`` of them."""
+    in flight, at most ``count`` of them (T29 with the switch: not protected
+    by either flag)."""
     run = ss.active_run
     batch = run.batch_in_flight if run is not None else None
     protected = set(batch.instances) if batch is not None else set()
@@ -132,7 +133,10 @@ def set_protection(ss: ScaleSet, ev: SetProtection) -> None:
     protection from scale-in, for an id that does not exist, and for an
     instance still being created. A pending instance of the active run that
     becomes protected from scale set actions leaves its scope now (TD12); a
-    batch member in flight finishes as usual."""
+    batch member in flight finishes as usual. (Without the switch there is
+    no protection: T2, refused; a trace cannot name the event then.)"""
+    if not ss.today:
+        raise Rejected("set_protection is section 9's: api_version 2024-07-01 (T1, T2)")
     if ev.protect_from_scale_set_actions and not ev.protect_from_scale_in:
         raise Rejected(
             "You can't specify protectFromScaleIn false when setting "
