@@ -97,7 +97,8 @@ def not_modelled(data: dict) -> str | None:
     events = data.get("events")
     if isinstance(events, list):
         for k, event in enumerate(events):
-            if isinstance(event, dict) and event.get("event") in NOT_MODELLED_EVENTS:
+            kind = event.get("event") if isinstance(event, dict) else None
+            if isinstance(kind, str) and kind in NOT_MODELLED_EVENTS:
                 return _refusal(f"/events/{k}/event", NOT_MODELLED_EVENTS[event["event"]])
     return None
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from model.clock import RUN_STEP
 from model.events import (
     AppHealth,
     CancelUpgrade,
@@ -64,18 +65,25 @@ def publish_image(m: UpgradeMachine, n: int) -> None:
     With section 9's switch, half the time it becomes eligible later (T17: a
     second later, or up to a minute and a half, where steps are due) and a
     gallery's version is excluded from latest one time in six (T16)."""
-    broken, stale, late, exclude = n % 5 == 4, n // 5 % 10, n // 50 % 4, n // 200 % 6 == 5
+    broken, stale, late, exclude = n % 5 == 4, n // 5 % 10, n // 50 % 5, n // 250 % 3 == 2
+    eligible = m.ss.catalog.eligible
     if stale == 9:
         version = m.ss.catalog.latest
     elif stale == 8:
         version = "0.100.100"
+    elif stale == 7 and m.ss.today and eligible != m.ss.catalog.latest:
+        # TD5: above the latest eligible, below one excluded or not yet eligible
+        *head, last = eligible.split(".")
+        version = ".".join([*head, str(int(last) + 1)])
     else:
         version = m.new_version()
     during = m.ss.active_run is not None
     event = PublishImage(m.now, version, app_healthy=not broken)
     if m.ss.today:
         when = m.ss.clock.next_time()
-        offset = (0, 1, 90, (when or m.now) - m.now)[late]
+        # TD6: on the next step, or on the next run step (its end of batch, its pause)
+        runs = [entry[0] for entry in m.ss.clock._heap if entry[1] == RUN_STEP]
+        offset = (0, 1, 90, (when or m.now) - m.now, min(runs, default=m.now) - m.now)[late]
         event = PublishImage(
             m.now,
             version,

@@ -185,7 +185,7 @@ def _today(draw: st.DrawFn, config: ScaleSetConfig) -> ScaleSetConfig:
     today's V1-V3 refuse), one or two health sources (T6, TV1, TV2), Service
     Fabric's new fields (TV7-TV10), automatic rollback on or off and the
     policy used or not (T9), a first-rollout delay (T18)."""
-    on, image, sources, fabric, delay, rollout = digits(draw, 2, 8, 8, 8, 4, 4)
+    on, image, sources, fabric, delay, rollout = digits(draw, 2, 10, 8, 8, 4, 4)
     if not on:
         return config
     if image < 4:
@@ -193,9 +193,9 @@ def _today(draw: st.DrawFn, config: ScaleSetConfig) -> ScaleSetConfig:
         if image == 3:
             sku = sku.lower()
         picture = ImageReference(publisher, offer, sku, "latest")
-    elif image == 4:
-        picture = ImageReference(id=_GALLERY)
     elif image < 7:
+        picture = ImageReference(id=_GALLERY)
+    elif image < 9:
         picture = ImageReference(id=f"{_GALLERY}/versions/1.0.0")
     else:
         picture = config.image  # the seed's skus and flaws: V1, V2, V3 today
@@ -225,7 +225,7 @@ def _today(draw: st.DrawFn, config: ScaleSetConfig) -> ScaleSetConfig:
         automatic_os_upgrade_policy=AutomaticOSUpgradePolicy(
             disable_automatic_rollback=rollout % 2 == 1, use_rolling_upgrade_policy=rollout >= 2
         ),
-        first_rollout_delay_seconds=(0, 0, 20, 300)[delay],
+        first_rollout_delay_seconds=(0, 20, 300, 3000)[delay],
     )
 
 

@@ -385,9 +385,17 @@ def _pause_never_ends() -> list[AbstractContextManager[Any]]:
 
 # The rest of the variants, one module per part of the model; importing them
 # registers them in MUTANTS.
-from properties import mutants_runs, mutants_world  # noqa: E402
+from properties import mutants_runs, mutants_today, mutants_world  # noqa: E402
 
 #: drives the model (tests/independence.py: not a statement of the spec)
 DRIVER = True
 
-__all__ = ["MUTANTS", "Mutant", "mutants_runs", "mutants_world", "replace", "replace_everywhere"]
+__all__ = [
+    "MUTANTS",
+    "Mutant",
+    "mutants_runs",
+    "mutants_today",
+    "mutants_world",
+    "replace",
+    "replace_everywhere",
+]

@@ -204,6 +204,11 @@ class StepsHappenInD12Order(Property):
         # this layer did not expect, a stale one, is placed by time, class, id)
         mine = self.due_at.get((step.name, klass, actor))
         expected_now = mine is not None and mine[0] == now  # else a stale one of earlier
+        if klass in (_ELIGIBLE, _ROLLOUT) and not expected_now:  # TD6: never stale
+            due = "not expected" if mine is None else f"due at {mine[0]}"
+            self.applications += 1
+            self.fail(f"{step.name} of {arg} at {now}: {due} (T17, T18, TD6)")
+            return
         place = (now, klass, actor, mine[1] if expected_now else 0)
         first = self._earliest()
         self.applications += 1

@@ -55,7 +55,9 @@ FORMAT = "vmss-upgrade-trace/1"
 #: event kind -> its parameters besides ``at`` and ``instances``, with the
 #: values each takes when the scope does not say
 PARAMETERS: dict[str, dict[str, list[Any]]] = {
-    "publish_image": {"app_healthy": [True]},
+    # eligible_in (section 9, with the switch): seconds after the publication
+    # at which the version becomes eligible (0: at once, T17)
+    "publish_image": {"app_healthy": [True], "eligible_in": [0], "exclude_from_latest": [False]},
     "outage_start": {"kind": ["unplanned"]},
     "outage_end": {},
     "app_health": {"healthy": [True, False]},
@@ -67,9 +69,10 @@ PARAMETERS: dict[str, dict[str, list[Any]]] = {
     "set_automatic_upgrade": {"enabled": [True, False]},
     "start_upgrade": {},
     "cancel_upgrade": {},
+    "set_protection": {"protect_from_scale_in": [True], "protect_from_scale_set_actions": [True]},
 }
 #: the events that act on instances
-ON_INSTANCES = frozenset({"outage_start", "outage_end", "app_health"})
+ON_INSTANCES = frozenset({"outage_start", "outage_end", "app_health", "set_protection"})
 
 _VALUE = {
     "app_healthy": {"type": "boolean"},
@@ -79,6 +82,10 @@ _VALUE = {
     "name": {"type": "string", "minLength": 1},
     "expires_in": {"type": "integer", "minimum": 0, "maximum": 3155760000},
     "count": {"type": "integer", "minimum": 1, "maximum": 1000},
+    "eligible_in": {"type": "integer", "minimum": 0, "maximum": 3155760000},
+    "exclude_from_latest": {"type": "boolean"},
+    "protect_from_scale_in": {"type": "boolean"},
+    "protect_from_scale_set_actions": {"type": "boolean"},
 }
 
 
@@ -172,7 +179,14 @@ def _events(
     if kind == "publish_image":
         parts = latest.split(".")
         version = ".".join([*parts[:-1], str(int(parts[-1]) + 1)])
-        yield ev.PublishImage(at=now, version=version, app_healthy=values["app_healthy"])
+        later = values["eligible_in"]
+        yield ev.PublishImage(
+            at=now,
+            version=version,
+            app_healthy=values["app_healthy"],
+            eligible_at=now + later if later else None,  # 9.16: an offset from at
+            exclude_from_latest=values["exclude_from_latest"],
+        )
         return
     if kind == "regenerate_credential":
         yield ev.RegenerateCredential(
@@ -244,6 +258,7 @@ STANDARD = (
     "configurations",
     "history",
     "long-pause",
+    "today",
 )
 
 

@@ -42,6 +42,7 @@ def test_every_module_is_scanned_or_says_it_drives_the_model() -> None:
         "memory",
         "mutants",
         "mutants_runs",
+        "mutants_today",
         "mutants_world",
         "scope",
         "selfcheck",
