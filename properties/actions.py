@@ -194,18 +194,30 @@ def set_automatic_upgrade(m: UpgradeMachine, n: int) -> None:
 
 def set_protection(m: UpgradeMachine, n: int) -> None:
     """T27, TD12, TD34 (section 9): protect or unprotect some instances, half
-    the time in the middle of a batch in flight; one time in four the pair
-    of flags that is refused. Without the switch, time passes."""
+    the time in the middle of a batch in flight (of a run started for it if
+    none is going); one time in four the pair of flags that is refused.
+    Without the switch, time passes."""
     if not m.ss.today:
         advance_to_next_step(m, n)
         return
     flags, into, n = n % 4, n // 4 % 2, n // 8
-    if into:
+    if into:  # a run first, when none is going (by a publication, else by hand)
+        ss = m.ss
+        if ss.active_run is None and not any(ss.below_latest(i) for i in ss.instances.values()):
+            m.apply(PublishImage(m.now, m.new_version()))
+        if ss.active_run is None:
+            m.apply(StartUpgrade(m.now))
         advance_into_batch(m, n % 64)
+    ids = m.ids(n // 64)
+    run = m.ss.active_run
+    if into and run is not None:  # TD12: mostly pending instances of the run
+        pending = run.pending()
+        if pending:
+            ids = tuple(pending[: 1 + n // 64 % 2])
     scale_in_flag, actions_flag = ((False, False), (True, False), (True, True), (False, True))[
         flags
     ]
-    m.apply(SetProtection(m.now, m.ids(n // 64), scale_in_flag, actions_flag))
+    m.apply(SetProtection(m.now, ids, scale_in_flag, actions_flag))
 
 
 def start_upgrade(m: UpgradeMachine, n: int) -> None:

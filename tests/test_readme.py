@@ -38,6 +38,7 @@ def test_readme_is_a_users_guide_under_15_kb() -> None:
         "Every behaviour of a small scope",
         "Where a rule lives",
         "A picture",
+        "Today's Azure",
     ]
 
 
