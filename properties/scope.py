@@ -259,6 +259,7 @@ STANDARD = (
     "history",
     "long-pause",
     "today",
+    "today-users",
 )
 
 
