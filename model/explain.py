@@ -141,7 +141,10 @@ def _today(ss: ScaleSet, run: UpgradeRun) -> str:
         + ("a User run never rolls back)" if run.started_by != "Platform" else "disabled)")
     )
     protected = sorted(i for i, inst in ss.instances.items() if inst.protect_from_scale_set_actions)
-    shield = f"; protected instances {causes.ids_text(protected, 5)} are left alone (T28)"
+    shield = (
+        f"; instances {causes.ids_text(protected, 5)} are protected from scale set actions "
+        "now (T28, TD12: left out of a run from the moment they are)"
+    )
     return (
         f"It reads {which} (TD2: batches of {policy.max_batch_instance_percent}%, "  # type: ignore[attr-defined]
         f"upgraded-unhealthy stop at {policy.max_unhealthy_upgraded_instance_percent}%, T11), "  # type: ignore[attr-defined]

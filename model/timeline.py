@@ -68,7 +68,32 @@ class Timeline:
         self._add(None, f"{rejection.event} refused: {rejection.reason}")
 
     def _line_image_published(self, ev: Any) -> None:
-        self._add(None, f"image {ev.version} published{'' if ev.app_healthy else ' (broken)'}")
+        later = ""  # section 9: eligible later (T17) or excluded from latest (T16)
+        if self.ss.today:
+            if ev.eligible_at is not None and ev.eligible_at > ev.at:
+                later = f", eligible at {ev.eligible_at}s (T17)"
+            if ev.exclude_from_latest:
+                later += ", excluded from latest (T16)"
+        broken = "" if ev.app_healthy else " (broken)"
+        self._add(None, f"image {ev.version} published{broken}{later}")
+
+    def _line_version_eligible(self, version: str) -> None:
+        self._add(None, f"image {version} eligible in the scale set's region (T17)")
+
+    def _line_first_rollout_ends(self) -> None:
+        self._add(None, "the first-rollout delay has passed (T18)")
+
+    def _line_protection_set(self, ev: Any) -> None:
+        flags = [
+            name
+            for name, on in (
+                ("scale-in", ev.protect_from_scale_in),
+                ("scale set actions", ev.protect_from_scale_set_actions),
+            )
+            if on
+        ]
+        what = f"protected from {' and '.join(flags)}" if flags else "unprotected"
+        self._add(None, f"instances {_ids(ev.instances)} {what} (T27)")
 
     def _line_run_not_started(self, trigger: Any, why: str) -> None:
         self._add(None, f"no Platform run started ({trigger.reason}): {why}")
