@@ -15,6 +15,7 @@ from model.actors import orchestrator, publisher, user
 from model.events import Rejected
 from model.run import PLATFORM, ErrorCode, Status, UpgradeRun
 from model.scaleset import ScaleSet
+from model.today import upgraded_message
 from properties.mutants import _mutant, replace, variant_memory
 
 #: drives the model (tests/independence.py: not a statement of the spec)
@@ -249,7 +250,7 @@ def _end_of_batch(
         batch.end = ss.now
         ss.record("batch_ended", run, batch)
         counts = run.counts
-        pct = ss.policy.max_unhealthy_upgraded_instance_percent
+        pct = run.policy.max_unhealthy_upgraded_instance_percent  # the run's (TD2)
         failed, done = counts[Status.FAILED], counts[Status.SUCCESSFUL] + counts[Status.FAILED]
         limit = done * pct // 100 if pct is not None else 0
         over = pct is not None and (failed >= limit if upgraded_at_limit else failed > limit)
@@ -264,6 +265,9 @@ def _end_of_batch(
                 f"{failed} of {done} upgraded instances failed, more than the limit of "
                 f"{limit} (max_unhealthy_upgraded_instance_percent {pct})"
             )
+            if ss.today:  # T62: the message is Azure's with the switch
+                first = run.first_failed[1] if run.first_failed else -1
+                message = upgraded_message(done - failed, failed, pct, first)
             orchestrator.end_run(ss, run, "fault", (ErrorCode.UPGRADED_UNHEALTHY, message))
         elif cancel_first and orchestrator.cancel_if_asked(ss, run, batch_ended=True):
             pass
@@ -271,7 +275,7 @@ def _end_of_batch(
             orchestrator.end_run(ss, run, "complete")
         elif cancel_first or not orchestrator.cancel_if_asked(ss, run, batch_ended=True):
             run.pause()
-            delay = ss.pause_seconds
+            delay = run.policy.pause_seconds  # the run's (TD2)
             if pause_from_start:
                 delay = max(0, delay - (ss.now - batch.start))
             ss.schedule_run(run, delay, "end_of_pause")
