@@ -91,7 +91,7 @@ def test_bench_model_alone_runs_the_same_examples_and_checks_nothing() -> None:
     from properties.machine import UpgradeMachine
     from properties.mutants import MUTANTS
 
-    chosen = bench._stateful_settings(10, 20)
+    chosen = bench._stateful_settings(40, 20)
     checked, quiet = Campaign(out_dir=None), Campaign(out_dir=None)
     run_state_machine_as_test(UpgradeMachine.for_campaign(checked), settings=chosen)
     run_state_machine_as_test(UpgradeMachine.for_campaign(quiet, checking=False), settings=chosen)
