@@ -8,6 +8,7 @@ the seed's behaviour.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import attrs
@@ -159,6 +160,7 @@ _DURATION = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=256)  # a run reads its pause at every batch's end
 def parse_duration(text: str) -> int:
     """V10: a non-negative ISO 8601 duration (weeks, days, hours, minutes,
     whole seconds) in seconds. Years and months have no fixed length and are
@@ -204,21 +206,8 @@ def check_errors(config: ScaleSetConfig) -> list[Finding]:
             errors.append(
                 Finding("V2", "image.version", f"version must be 'latest', not {image.version!r}")
             )
-    if config.disk_encryption:
-        errors.append(
-            Finding("V4", "disk_encryption", "Azure Disk Encryption is not supported (R10)")
-        )
     probe = config.health_probe
-    if not config.single_placement_group and not (
-        probe is not None and (probe.kind == "application_health" or probe.lb_sku == "Standard")
-    ):
-        errors.append(
-            Finding(
-                "V5",
-                "health_probe",
-                "multiple placement groups need a probe on a Standard load balancer",
-            )
-        )
+    errors += encryption_and_placement(config, () if probe is None else (probe,))
     sf = config.service_fabric
     if sf is not None and sf.durability not in ("Silver", "Gold"):
         errors.append(
@@ -229,6 +218,28 @@ def check_errors(config: ScaleSetConfig) -> list[Finding]:
             )
         )
     return errors
+
+
+def encryption_and_placement(config: ScaleSetConfig, probes: tuple) -> list[Finding]:
+    """V4 disk encryption (R10) and V5 multiple placement groups without a
+    probe on a Standard load balancer (R11), ``probes`` being the health
+    sources (one at most without section 9's switch, T6: either may satisfy V5)."""
+    found: list[Finding] = []
+    if config.disk_encryption:
+        found.append(
+            Finding("V4", "disk_encryption", "Azure Disk Encryption is not supported (R10)")
+        )
+    if not config.single_placement_group and not any(
+        p.kind == "application_health" or p.lb_sku == "Standard" for p in probes
+    ):
+        found.append(
+            Finding(
+                "V5",
+                "health_probe",
+                "multiple placement groups need a probe on a Standard load balancer",
+            )
+        )
+    return found
 
 
 #: D16: the actions that standing V errors can refuse

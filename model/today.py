@@ -17,7 +17,13 @@ import re
 import attrs
 
 from model.catalog import version_key
-from model.config import MANUAL_START, Finding, Policy, ScaleSetConfig
+from model.config import (
+    MANUAL_START,
+    Finding,
+    Policy,
+    ScaleSetConfig,
+    encryption_and_placement,
+)
 
 SEED_API, TODAY_API = "2018-10-01", "2024-07-01"  # T1
 
@@ -195,21 +201,8 @@ def check_errors_today(config: ScaleSetConfig) -> list[Finding]:
             errors.append(Finding("V1", "image.sku", V1_TODAY))
         if image.version != "latest":
             errors.append(Finding("V2", "image.version", V2_TODAY))
-    if config.disk_encryption:
-        errors.append(
-            Finding("V4", "disk_encryption", "Azure Disk Encryption is not supported (R10)")
-        )
     sources = probes(config)
-    if not config.single_placement_group and not any(
-        p.kind == "application_health" or p.lb_sku == "Standard" for p in sources
-    ):
-        errors.append(
-            Finding(
-                "V5",
-                "health_probe",
-                "multiple placement groups need a probe on a Standard load balancer",
-            )
-        )
+    errors += encryption_and_placement(config, sources)  # V4, V5 (T6: either source)
     sf = config.service_fabric
     if sf is None and not sources:
         errors.append(Finding("TV1", "health_probe", TV_TEXT["TV1"]))

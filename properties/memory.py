@@ -47,7 +47,6 @@ MEMORY: dict[type, tuple[tuple[str, ...], dict[str, object]]] = {
             "last_check": (None, T, None, None),
             "tokens": {"*": [T]},
             "rollout_from": T,
-            "eligible_later": {"*": T},
         },
     ),
     observed.SeenInstance: ((), {"since": T, "app_since": T, "provisioned_at": T}),

@@ -39,6 +39,20 @@ def _flags_cleared(ss: ScaleSet) -> Iterator[None]:
                 ss.instances[i].protect_from_scale_set_actions = flag
 
 
+def _blind_to_protection(module: Any, name: str, keep: Any = None) -> Patches:
+    """``module.name`` called as if no instance were protected from scale set
+    actions (unless ``keep(*args)`` says to call it as it is)."""
+    real = getattr(module, name)
+
+    def call(ss: ScaleSet, *args: Any) -> Any:
+        if keep is not None and keep(*args):
+            return real(ss, *args)
+        with _flags_cleared(ss):
+            return real(ss, *args)
+
+    return replace(module, name, call)
+
+
 @_mutant(
     "protected_instance_upgraded",
     "run_targets_latest_scopes_below",
@@ -46,13 +60,7 @@ def _flags_cleared(ss: ScaleSet) -> Iterator[None]:
     rule="T28",
 )
 def _protected_instance_upgraded() -> Patches:
-    start_run = orchestrator.start_run
-
-    def start(ss: ScaleSet, started_by: str, reason: str) -> Any:
-        with _flags_cleared(ss):
-            return start_run(ss, started_by, reason)
-
-    return replace(orchestrator, "start_run", start)
+    return _blind_to_protection(orchestrator, "start_run")
 
 
 @_mutant(
@@ -78,13 +86,7 @@ def _scale_in_removes_protected() -> Patches:
     rule="TD31",
 )
 def _deploy_touches_protected() -> Patches:
-    begin = deploy.begin
-
-    def begin_all(ss: ScaleSet) -> Any:
-        with _flags_cleared(ss):
-            return begin(ss)
-
-    return replace(deploy, "begin", begin_all)
+    return _blind_to_protection(deploy, "begin")
 
 
 @_mutant(
@@ -335,12 +337,7 @@ def _publication_older_than_excluded() -> Patches:
     rule="TD32",
 )
 def _protected_instance_starts_a_run() -> Patches:
-    refusal = orchestrator.platform_run_refusal
-
-    def platform_run_refusal(ss: ScaleSet, trigger: Any) -> str | None:
-        if trigger.kind == "run completed":  # else an empty run would trigger itself forever
-            return refusal(ss, trigger)
-        with _flags_cleared(ss):
-            return refusal(ss, trigger)
-
-    return replace(orchestrator, "platform_run_refusal", platform_run_refusal)
+    # a Completed run's end as it is, else an empty run would trigger itself forever
+    return _blind_to_protection(
+        orchestrator, "platform_run_refusal", keep=lambda trigger: trigger.kind == "run completed"
+    )

@@ -70,8 +70,8 @@ class World:
         self.today = is_today(config)
         self.gallery = config.image.id is not None
         self.excluded: set[str] = set()
-        #: T17: the versions published to become eligible later, and when
-        self.eligible_later: dict[str, int] = {}
+        #: T27: the instances protected by either flag (TI3 applies while any is)
+        self.protected: set[int] = set()
         #: T18: no Platform run before this time (None: not opted in yet)
         self.rollout_from: int | None = None
         self.tokens: dict[str, list[int]] = {
@@ -251,9 +251,7 @@ class World:
         eligible_at = ev.at if ev.eligible_at is None else ev.eligible_at
         if not self.gallery:  # T17: a platform version is available at once
             self._newer_available(ev.version)
-        if eligible_at > ev.at:
-            self.eligible_later[ev.version] = eligible_at
-        else:
+        if eligible_at == ev.at:  # else its own step comes at eligible_at (TD6)
             self.on_version_eligible(ev.version)
 
     def _newer_available(self, version: str) -> None:
@@ -262,7 +260,6 @@ class World:
 
     def on_version_eligible(self, version: str) -> None:
         """T17: the version reached the region (a gallery's is available from now)."""
-        self.eligible_later.pop(version, None)
         if version in self.excluded:
             return
         if is_newer(version, self.latest):
@@ -278,6 +275,10 @@ class World:
             seen = self.instances[i]
             seen.protected_in = ev.protect_from_scale_in
             seen.protected_actions = ev.protect_from_scale_set_actions
+            if seen.protected_in or seen.protected_actions:
+                self.protected.add(i)
+            else:
+                self.protected.discard(i)
             if ev.protect_from_scale_set_actions and active is not None:
                 if active.statuses.get(i) == Status.PENDING:
                     del active.statuses[i]
@@ -331,6 +332,7 @@ class World:
     def on_instance_removed(self, inst: Any) -> None:
         del self.instances[inst.id]
         self.failed_before_deploy.discard(inst.id)
+        self.protected.discard(inst.id)
         for run in self.runs:
             status = run.statuses.pop(inst.id, None)
             if status is not None:

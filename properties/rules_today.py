@@ -120,7 +120,7 @@ class ProtectedInstancesLeftAlone(Property):
 
     def _judge(self, what: str, ids: Any, either: bool = False) -> None:
         world = self.world
-        if not any(s.protected_actions or s.protected_in for s in world.instances.values()):
+        if not world.protected:
             return  # nothing protected: the rule does not apply
         bad = self._protected(ids, either)
         self.check(not bad, lambda: f"{what} at {world.now} takes protected instances {bad}")
