@@ -196,11 +196,20 @@ def set_protection(m: UpgradeMachine, n: int) -> None:
     """T27, TD12, TD34 (section 9): protect or unprotect some instances, half
     the time in the middle of a batch in flight (of a run started for it if
     none is going); one time in four the pair of flags that is refused.
-    Without the switch, time passes."""
+    Without the switch, time passes. One time in eight, instances still
+    being created: one scaled out now (TD34 refuses them)."""
     if not m.ss.today:
         advance_to_next_step(m, n)
         return
     flags, into, n = n % 4, n // 4 % 2, n // 8
+    pair = ((False, False), (True, False), (True, True), (False, True))[flags]
+    if n % 8 == 7 and len(m.ss.instances) < 1000:
+        first = m.ss.next_id
+        m.apply(ScaleOut(m.now, 1))
+        if first in m.ss.instances:
+            ids = (first,) if n // 8 % 2 else (m.ids(n // 16)[0], first)
+            m.apply(SetProtection(m.now, tuple(sorted(set(ids))), *pair))
+            return
     if into:  # a run first, when none is going (by a publication, else by hand)
         ss = m.ss
         if ss.active_run is None and not any(ss.below_latest(i) for i in ss.instances.values()):
@@ -214,10 +223,7 @@ def set_protection(m: UpgradeMachine, n: int) -> None:
         pending = run.pending()
         if pending:
             ids = tuple(pending[: 1 + n // 64 % 2])
-    scale_in_flag, actions_flag = ((False, False), (True, False), (True, True), (False, True))[
-        flags
-    ]
-    m.apply(SetProtection(m.now, ids, scale_in_flag, actions_flag))
+    m.apply(SetProtection(m.now, ids, *pair))
 
 
 def start_upgrade(m: UpgradeMachine, n: int) -> None:

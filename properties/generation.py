@@ -182,7 +182,7 @@ def _today(draw: st.DrawFn, config: ScaleSetConfig) -> ScaleSetConfig:
     """Half the time, the same scale set with SPEC section 9's switch on: one of
     today's images (a platform sku, in another case now and then, TD4; a
     gallery image at latest, or with /versions/, T14; the seed's flaws, which
-    today's V1-V3 refuse), one or two health sources (T6, TV1, TV2), Service
+    today's V1-V3 refuse), none, one or two health sources (T6, TV1, TV2), Service
     Fabric's new fields (TV7-TV10), automatic rollback on or off and the
     policy used or not (T9), a first-rollout delay (T18)."""
     on, image, sources, fabric, delay, rollout = digits(draw, 2, 10, 8, 8, 4, 4)
@@ -202,6 +202,8 @@ def _today(draw: st.DrawFn, config: ScaleSetConfig) -> ScaleSetConfig:
     probe = config.health_probe
     if sources == 1:
         probe = (HealthProbe("load_balancer"), HealthProbe("application_health"))
+    elif sources == 2:
+        probe = None  # T4, TV1: no health signal at all
     elif sources >= 4 and probe is None:
         probe = HealthProbe("application_health")
     sf = config.service_fabric

@@ -229,6 +229,11 @@ def _data_disk_lost_on_reimage() -> list[AbstractContextManager[Any]]:
 def _health_wait_skipped() -> list[AbstractContextManager[Any]]:
     def member_provisioned(ss: ScaleSet, inst: Any, ok: bool) -> None:
         run = inst.batch_run
+        if ok and ss.probe is not None and run.rolls_back and not ss.is_healthy(inst):
+            inst.await_health()  # judged now, and rolled back as by the model
+            ss.record("rollback_started", inst)
+            instances.begin_rollback(ss, inst)
+            return
         inst.extensions_finished()
         if not ok:
             orchestrator.member_done(ss, run, inst, Status.FAILED, provisioning_failed=True)

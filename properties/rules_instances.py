@@ -173,7 +173,20 @@ class HealthWaitFollowsR6(Property):
         )
 
     def before_rollback_started(self, inst: Any) -> None:
+        """A rollback follows a failed verdict, which R6 reaches only when
+        the wait runs out on a member not healthy."""
         self.awaiting.pop(inst.id, None)
+        world = self.world
+        seen = world.instances[inst.id]
+        deadline = (seen.provisioned_at or 0) + world.timings.health_wait_seconds
+        healthy = world.healthy(seen)
+        self.check(
+            world.probe and world.now == deadline and not healthy,
+            lambda: (
+                f"instance {inst.id} judged failed at {world.now}, healthy {healthy} "
+                f"(rollback started); R6: only when not healthy as its wait ends at {deadline}"
+            ),
+        )
 
     def tick(self) -> None:
         """An awaited member healthy at time t is done at t (after the steps
