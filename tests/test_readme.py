@@ -39,6 +39,7 @@ def test_readme_is_a_users_guide_under_15_kb() -> None:
         "Where a rule lives",
         "A picture",
         "Today's Azure",
+        "A real scale set",
     ]
 
 

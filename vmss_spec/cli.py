@@ -86,6 +86,13 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     from model.explain import explain
     from model.replay import run_trace
 
+    if args.history is not None or args.scale_set is not None:
+        from vmss_spec.azure.cli import cmd_history
+
+        return cmd_history(args)
+    if args.trace is None:
+        print("vmss-spec explain: a trace file, or --history FILE", file=sys.stderr)
+        return 2
     trace = _load(args.trace, "explain")
     if trace is None:
         return 2
@@ -242,7 +249,18 @@ def build_parser() -> argparse.ArgumentParser:
         "batches, how long it took, and for a run that stopped the decisive check with "
         "its numbers and the instances and events behind it.",
     )
-    p.add_argument("trace", help="the trace file (JSON), or - for standard input")
+    p.add_argument("trace", nargs="?", help="the trace file (JSON), or - for standard input")
+    p.add_argument(
+        "--history",
+        metavar="FILE",
+        help="read a real upgrade history instead (az vmss get-os-upgrade-history, or the "
+        "REST response) and say what the spec says of each entry",
+    )
+    p.add_argument(
+        "--scale-set",
+        metavar="FILE",
+        help="with --history: the scale set (Azure's JSON or a trace), for the limits",
+    )
     p.set_defaults(func=_cmd_explain)
     p = sub.add_parser("diagram", help="print a state diagram generated from the machines")
     p.add_argument("machine", nargs="?", choices=["instance", "run"], default="instance")
@@ -319,6 +337,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", metavar="FILE", help="with --check: also write the page")
     p.add_argument("names", nargs="*", metavar="NAME", help="variants (default: all)")
     p.set_defaults(func=_cmd_mutants)
+    from vmss_spec.azure.cli import add_import, add_plan
+
+    add_import(sub)
+    add_plan(sub)
     return parser
 
 
