@@ -206,3 +206,14 @@ def test_not_a_history_is_exit_2(
     code, out, err = explain(capsys, "--history", str(path))
     assert code == 2 and out == "" and message in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("field", ["startTime", "endTime"])
+def test_a_time_that_is_not_a_date_is_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str
+) -> None:
+    bad = entry()
+    bad["properties"]["runningStatus"][field] = "yesterday"
+    code, out, err = explain(capsys, "--history", history_file(tmp_path, [bad], rest=True))
+    assert code == 2 and out == ""
+    assert f"/value/0/properties/runningStatus/{field}: 'yesterday' is not a date-time" in err

@@ -12,6 +12,7 @@ import pytest
 
 from model.trace import parse_trace
 from vmss_spec.azure.fields import FIELDS, fields_table
+from vmss_spec.azure.read import SCALE_SET_SHAPE
 from vmss_spec.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -319,3 +320,38 @@ def test_docs_table_lists_every_field_and_its_arm_path() -> None:
     page = (ROOT / "docs" / "azure.md").read_text(encoding="utf-8")
     assert fields_table() in page
     assert len(FIELDS) >= 20
+
+
+def _set(data: dict, path: str, value: object) -> None:
+    parts = path.split(".")
+    for part in parts[:-1]:
+        data = data.setdefault(part, {})
+    data[parts[-1]] = value
+
+
+@pytest.mark.parametrize(
+    "path", [p for p, _ in SCALE_SET_SHAPE if "*" not in p], ids=lambda p: p.rsplit(".", 1)[-1]
+)
+def test_a_container_of_the_wrong_kind_is_named_by_its_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], path: str
+) -> None:
+    data = json.loads((AZURE / "get-full.json").read_text(encoding="utf-8"))
+    _set(data, path, 7)
+    for command in ("import", "plan"):
+        code, out, err = run(capsys, command, write(tmp_path, data), "--epoch", EPOCH)
+        assert code == 2 and out == ""
+        assert err.strip().endswith(f"{path}: 7 is not an object") or err.strip().endswith(
+            f"{path}: 7 is not a list"
+        ), err
+        assert "Error" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_template_whose_names_refer_to_each_other_is_left_unevaluated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = json.loads((AZURE / "template-2018.json").read_text(encoding="utf-8"))
+    template["variables"] = {"a": "[variables('b')]", "b": "[variables('a')]"}
+    template["resources"][1]["sku"]["capacity"] = "[variables('a')]"
+    code, _, err = run(capsys, "import", write(tmp_path, template), "--epoch", EPOCH)
+    assert code == 2
+    assert "sku.capacity: \"[variables('a')]\" is an ARM template expression" in err

@@ -86,7 +86,7 @@ def _write(args: argparse.Namespace, text: str) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from vmss_spec.azure.imports import checked, load_azure, report_lines, trace_document
+    from vmss_spec.azure.imports import imported_trace, load_azure, report_lines, trace_document
     from vmss_spec.azure.read import AzureInputError
 
     problem = _output_problem(args, args.file)
@@ -95,8 +95,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         return 2
     try:
         imported, shape = load_azure(args.file, options_of(args), args.name)
+        trace = imported_trace(imported, publication=True)
         document = trace_document(imported, publication=True)
-        trace = checked(imported, document)
     except AzureInputError as exc:
         print(f"vmss-spec import: {exc}", file=sys.stderr)
         return 2
@@ -188,7 +188,7 @@ def _scale_set_config(path: str) -> Any:
     with section 7's defaults."""
     from model.trace import TraceError, load_trace_bytes
     from vmss_spec.azure.importer import Options
-    from vmss_spec.azure.imports import checked, import_value, trace_document
+    from vmss_spec.azure.imports import import_value, imported_trace
     from vmss_spec.azure.read import AzureInputError, parse_json, read_bytes
 
     data = read_bytes(path)
@@ -199,4 +199,4 @@ def _scale_set_config(path: str) -> Any:
         except TraceError as exc:
             raise AzureInputError(str(exc)) from None
     imported, _ = import_value(value, path, Options(epoch="2018-10-01T00:00:00+00:00"))
-    return checked(imported, trace_document(imported, publication=False)).scale_set
+    return imported_trace(imported, publication=False).scale_set

@@ -117,6 +117,10 @@ class _Reader:
                 "(the spec knows Platform, R2, and User, R12)."
             )
         self.counts_rules(e, s, f, ip, p)
+        if not all(
+            isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in (s, f, ip, p)
+        ):
+            s = f = ip = p = None  # found above; nothing is reckoned from them
         self.times(e)
         getattr(self, f"_{e.code.lower()}")(e, s, f)
         self.rolled_back(e, f)
@@ -125,8 +129,10 @@ class _Reader:
         for name, count in e.counts.items():
             if count is None:
                 self.find("D11", e, f"progress.{name}InstanceCount", "missing")
-            elif not isinstance(count, int) or count < 0:
-                self.find("I9", e, f"progress.{name}InstanceCount", f"{count!r} is negative")
+            elif not isinstance(count, int) or isinstance(count, bool) or count < 0:
+                self.find(
+                    "I9", e, f"progress.{name}InstanceCount", f"{count!r} is not a count (>= 0)"
+                )
         if None in (s, f, ip, p):
             return
         if e.code != "RollingForward" and ip:

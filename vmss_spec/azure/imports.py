@@ -81,6 +81,15 @@ def checked(imported: Imported, document: dict[str, Any]) -> Trace:
         raise AzureInputError(f"the imported scale set is refused: {text}") from None
 
 
+def imported_trace(imported: Imported, publication: bool) -> Trace:
+    """The trace of an import, checked by the loader before a publication of
+    the next version is added (a version the loader refuses has no next)."""
+    trace = checked(imported, trace_document(imported, publication=False))
+    if not publication:
+        return trace
+    return checked(imported, trace_document(imported, publication=True))
+
+
 def findings(imported: Imported, trace: Trace) -> list[str]:
     """The configuration checks' errors, then warnings, in Azure's paths."""
     config = trace.scale_set

@@ -230,7 +230,7 @@ def load_input(args: argparse.Namespace) -> tuple[Trace, list[str]]:
     """A trace file as it is, or Azure's JSON imported with a publication of
     the next version at time 0; and the import's lines for standard error."""
     from vmss_spec.azure.cli import options_of
-    from vmss_spec.azure.imports import checked, import_value, report_lines, trace_document
+    from vmss_spec.azure.imports import import_value, imported_trace, report_lines
 
     data = read_bytes(args.file)
     value = parse_json(data, args.file)
@@ -240,7 +240,7 @@ def load_input(args: argparse.Namespace) -> tuple[Trace, list[str]]:
         except TraceError as exc:
             raise AzureInputError(str(exc)) from None
     imported, shape = import_value(value, args.file, options_of(args), args.name)
-    trace = checked(imported, trace_document(imported, publication=True))
+    trace = imported_trace(imported, publication=True)
     return trace, report_lines(imported, shape, trace)
 
 

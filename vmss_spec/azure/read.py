@@ -23,13 +23,14 @@ takes and names it by its ARM path.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from model.jsontext import decode, display, loads_json
+from model.jsontext import decode, display, loads_json, short
 from model.trace import TraceError, read_trace_bytes
 
 VMSS_TYPE = "microsoft.compute/virtualmachinescalesets"
@@ -59,6 +60,68 @@ RESOURCE_KEYS = frozenset(
 )
 
 _EXPRESSION = re.compile(r"\A\[\s*(parameters|variables)\s*\(\s*'([^']*)'\s*\)\s*\]\Z")
+
+
+#: the containers the importer walks, by ARM path ([] a list, {} an object;
+#: "*" every item of a list): a value of another kind is refused by its path
+#: before the SDK's model is built (the models do not check types)
+SCALE_SET_SHAPE: tuple[tuple[str, type], ...] = (
+    ("sku", dict),
+    ("properties", dict),
+    ("zones", list),
+    ("properties.upgradePolicy", dict),
+    ("properties.upgradePolicy.automaticOSUpgradePolicy", dict),
+    ("properties.upgradePolicy.rollingUpgradePolicy", dict),
+    ("properties.automaticRepairsPolicy", dict),
+    ("properties.virtualMachineProfile", dict),
+    ("properties.virtualMachineProfile.storageProfile", dict),
+    ("properties.virtualMachineProfile.storageProfile.imageReference", dict),
+    ("properties.virtualMachineProfile.storageProfile.osDisk", dict),
+    ("properties.virtualMachineProfile.storageProfile.dataDisks", list),
+    ("properties.virtualMachineProfile.networkProfile", dict),
+    ("properties.virtualMachineProfile.networkProfile.healthProbe", dict),
+    ("properties.virtualMachineProfile.networkProfile.networkInterfaceConfigurations", list),
+    ("properties.virtualMachineProfile.extensionProfile", dict),
+    ("properties.virtualMachineProfile.extensionProfile.extensions", list),
+    ("properties.virtualMachineProfile.extensionProfile.extensions.*", dict),
+    ("properties.virtualMachineProfile.extensionProfile.extensions.*.properties", dict),
+    ("properties.virtualMachineProfile.extensionProfile.extensions.*.properties.settings", dict),
+    ("properties.virtualMachineProfile.osProfile", dict),
+    ("properties.virtualMachineProfile.osProfile.secrets", list),
+    ("properties.virtualMachineProfile.scheduledEventsProfile", dict),
+    ("properties.virtualMachineProfile.scheduledEventsProfile.osImageNotificationProfile", dict),
+)
+
+#: the same for an entry of an upgrade history
+HISTORY_SHAPE: tuple[tuple[str, type], ...] = (
+    ("properties", dict),
+    ("properties.runningStatus", dict),
+    ("properties.progress", dict),
+    ("properties.error", dict),
+    ("properties.rollbackInfo", dict),
+    ("properties.targetImageReference", dict),
+)
+
+_KINDS = {dict: "an object", list: "a list"}
+
+
+def check_shape(data: Any, shape: tuple[tuple[str, type], ...], base: str = "") -> None:
+    """Every container of ``shape`` present in ``data`` is of its kind
+    (null counts as absent); AzureInputError names the first that is not."""
+    for path, kind in shape:
+        found: list[tuple[str, Any]] = [(base, data)]
+        for part in path.split("."):
+            step: list[tuple[str, Any]] = []
+            for at, value in found:
+                if part == "*":
+                    if isinstance(value, list):
+                        step += [(f"{at}[{k}]", v) for k, v in enumerate(value)]
+                elif isinstance(value, dict) and value.get(part) is not None:
+                    step.append((f"{at}.{part}" if at else part, value[part]))
+            found = step
+        for at, value in found:
+            if not isinstance(value, kind):
+                raise AzureInputError(f"{at}: {short(value)} is not {_KINDS[kind]}")
 
 
 class AzureInputError(ValueError):
@@ -130,26 +193,26 @@ def _is_history(value: Any) -> bool:
     )
 
 
-def _resolve(value: Any, template: dict[str, Any]) -> Any:
+def _resolve(value: Any, template: dict[str, Any], seen: frozenset[str] = frozenset()) -> Any:
     """A template's ``[parameters('x')]`` and ``[variables('x')]`` replaced by
     the parameter's ``defaultValue`` or the variable's value, where those are
-    plain values; every other string is kept."""
+    plain values (a name that refers back to itself is left as it is); every
+    other string is kept."""
     if isinstance(value, dict):
-        return {k: _resolve(v, template) for k, v in value.items()}
+        return {k: _resolve(v, template, seen) for k, v in value.items()}
     if isinstance(value, list):
-        return [_resolve(v, template) for v in value]
+        return [_resolve(v, template, seen) for v in value]
     if isinstance(value, str):
         match = _EXPRESSION.match(value)
-        if match is not None:
+        if match is not None and value not in seen:
             kind, name = match.groups()
+            table = template.get(kind)
+            found = table.get(name) if isinstance(table, dict) else None
             if kind == "parameters":
-                found = (template.get("parameters") or {}).get(name)
                 if isinstance(found, dict) and "defaultValue" in found:
-                    return _resolve(found["defaultValue"], template)
-            else:
-                variables = template.get("variables") or {}
-                if name in variables:
-                    return _resolve(variables[name], template)
+                    return _resolve(found["defaultValue"], template, seen | {value})
+            elif isinstance(table, dict) and name in table:
+                return _resolve(found, template, seen | {value})
     return value
 
 
@@ -217,7 +280,7 @@ def scale_set_document(value: Any, source: str, name: str | None = None) -> Scal
                 f"{shown}: /type: {str(kind)[:80]!r} is not "
                 "Microsoft.Compute/virtualMachineScaleSets"
             )
-        if isinstance(value.get("properties"), dict):
+        if value.get("properties") is not None:
             data, shape = value, "ARM GET response"
         elif any(k not in RESOURCE_KEYS for k in value) and (
             "virtualMachineProfile" in value or "upgradePolicy" in value
@@ -231,8 +294,12 @@ def scale_set_document(value: Any, source: str, name: str | None = None) -> Scal
                 f"{shown}: not a scale set: no properties, virtualMachineProfile or "
                 "upgradePolicy (expected `az vmss show`, an ARM GET response or an ARM template)"
             )
-    if not isinstance(data.get("properties"), dict):
-        raise AzureInputError(f"{shown}: {at}/properties: not an object")
+    if data.get("properties") is None:
+        raise AzureInputError(f"{shown}: {at}/properties: missing (the scale set's properties)")
+    try:
+        check_shape(data, SCALE_SET_SHAPE)
+    except AzureInputError as exc:
+        raise AzureInputError(f"{shown}: {exc}") from None
     return ScaleSetDocument(data, VirtualMachineScaleSet(data), shape, api_version, at)
 
 
@@ -260,8 +327,22 @@ def history_entries(value: Any, source: str) -> tuple[list[Any], list[dict[str, 
             entry = {**outer, "properties": {k2: v for k2, v in entry.items() if k2 not in outer}}
         if not isinstance(entry.get("properties"), dict):
             raise AzureInputError(f"{shown}: {base}/{k}/properties: not an object")
+        try:
+            check_shape(entry, HISTORY_SHAPE, f"{base.strip('/') or 'entry'}[{k}]")
+        except AzureInputError as exc:
+            raise AzureInputError(f"{shown}: {exc}") from None
         data.append(entry)
-    return [UpgradeOperationHistoricalStatusInfo(e) for e in data], data, shape
+    models = [UpgradeOperationHistoricalStatusInfo(e) for e in data]
+    for k, model in enumerate(models):
+        status = model.properties.running_status
+        for name, attr in (("startTime", "start_time"), ("endTime", "end_time")):
+            value = getattr(status, attr, None) if status is not None else None
+            if value is not None and not isinstance(value, dt.datetime):
+                raise AzureInputError(
+                    f"{shown}: {base}/{k}/properties/runningStatus/{name}: "
+                    f"{short(data[k]['properties']['runningStatus'][name])} is not a date-time"
+                )
+    return models, data, shape
 
 
 def source_name(path: str) -> str:
