@@ -55,6 +55,16 @@ EXPECTED = {
         1020,
         (9, 12),
     ),
+    "get-2020-06-01.json": (  # the Application Health extension, 20% of 5
+        [([k], 210 * k, 210 * (k + 1), 1) for k in range(5)],
+        1050,
+        (4, 5),
+    ),
+    "get-2022-08-01.json": (  # Service Fabric Silver, five update domains of one
+        [([k], 210 * k, 210 * (k + 1), 1) for k in range(5)],
+        1050,
+        (4, 5),
+    ),
     "get-uncovered.json": (  # today's defaults for a Platform run: batches of 20% of 6
         [([k], 210 * k, 210 * (k + 1), 1) for k in range(6)],
         1260,

@@ -87,20 +87,30 @@ def _write(args: argparse.Namespace, text: str) -> None:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from vmss_spec.azure.imports import imported_trace, load_azure, report_lines, trace_document
+    from vmss_spec.azure.instances import instance_lines, now_events, read_instances
     from vmss_spec.azure.read import AzureInputError
 
-    problem = _output_problem(args, args.file)
+    problem = _output_problem(args, args.file, *([args.instances] if args.instances else []))
     if problem is not None:
         print(f"vmss-spec import: {problem}", file=sys.stderr)
         return 2
+    if args.instances is not None and not args.trace:
+        print("vmss-spec import: --instances goes with --trace", file=sys.stderr)
+        return 2
+    said: list[str] = []
     try:
         imported, shape = load_azure(args.file, options_of(args), args.name)
-        trace = imported_trace(imported, publication=True)
-        document = trace_document(imported, publication=True)
+        first: tuple[dict[str, Any], ...] = ()
+        if args.instances is not None:
+            listed = read_instances(args.instances, imported.scale_set["instances"])
+            first = now_events(listed, imported.api_version)
+            said = instance_lines(listed, imported.api_version)
+        trace = imported_trace(imported, publication=True, first=first)
+        document = trace_document(imported, publication=True, first=first)
     except AzureInputError as exc:
         print(f"vmss-spec import: {exc}", file=sys.stderr)
         return 2
-    for line in report_lines(imported, shape, trace):
+    for line in report_lines(imported, shape, trace) + said:
         print(line, file=sys.stderr)
     if not args.trace:
         document = imported.scale_set
@@ -125,6 +135,13 @@ def add_import(sub: Any) -> None:
         help="print a whole trace, with a publication of the next version at time 0",
     )
     p.add_argument(
+        "--instances",
+        metavar="FILE",
+        help="with --trace: the instances as `az vmss list-instances [--expand instanceView]` "
+        "prints them; those down now answer unhealthy at time 0 and, with today's "
+        "semantics, their protection is set (T27)",
+    )
+    p.add_argument(
         "-o", "--output", metavar="FILE", help="write to FILE instead (whole or not at all)"
     )
     add_azure_options(p)
@@ -147,12 +164,22 @@ def add_plan(sub: Any) -> None:
     p.add_argument(
         "--unhealthy",
         type=_bounded(0, 1000),
-        default=0,
         metavar="K",
         help="plan with K instances already down (their application answers unhealthy, R7, "
         "from time 0 until their OS disk is replaced): the lowest ids unless --unhealthy-ids",
     )
-    p.add_argument("--unhealthy-ids", metavar="IDS", help="comma-separated instance ids")
+    p.add_argument(
+        "--unhealthy-ids",
+        metavar="IDS",
+        help="comma-separated instance ids (Azure's with --instances)",
+    )
+    p.add_argument(
+        "--instances",
+        metavar="FILE",
+        help="the instances as `az vmss list-instances [--expand instanceView]` prints them: "
+        "the plan speaks their ids, takes those down now as unhealthy (unless --unhealthy or "
+        "--unhealthy-ids) and, with today's semantics, their protection (T27)",
+    )
     p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
     p.add_argument("--html", metavar="FILE", help="also write the rollout picture of replay --html")
     add_azure_options(p)

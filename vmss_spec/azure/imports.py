@@ -57,10 +57,13 @@ def finding_line(rule: str, field: str, message: str, imported: Imported) -> str
     return f"{path} is {shown}, {requires} ({rule})"
 
 
-def trace_document(imported: Imported, publication: bool) -> dict[str, Any]:
-    """The trace: the scale set, and with ``publication`` the next version
-    published at time 0 (its last part plus one, as section 8's TD5)."""
-    events = []
+def trace_document(
+    imported: Imported, publication: bool, first: tuple[dict[str, Any], ...] = ()
+) -> dict[str, Any]:
+    """The trace: the scale set, the events ``first`` (what the instances
+    are now), and with ``publication`` the next version published at time 0
+    (its last part plus one, as section 8's TD5)."""
+    events = list(first)
     if publication:
         version = next_version(imported.scale_set["catalog"][-1])
         events.append({"at": 0, "event": "publish_image", "version": version})
@@ -81,13 +84,15 @@ def checked(imported: Imported, document: dict[str, Any]) -> Trace:
         raise AzureInputError(f"the imported scale set is refused: {text}") from None
 
 
-def imported_trace(imported: Imported, publication: bool) -> Trace:
+def imported_trace(
+    imported: Imported, publication: bool, first: tuple[dict[str, Any], ...] = ()
+) -> Trace:
     """The trace of an import, checked by the loader before a publication of
     the next version is added (a version the loader refuses has no next)."""
     trace = checked(imported, trace_document(imported, publication=False))
-    if not publication:
+    if not publication and not first:
         return trace
-    return checked(imported, trace_document(imported, publication=True))
+    return checked(imported, trace_document(imported, publication, first))
 
 
 def findings(imported: Imported, trace: Trace) -> list[str]:

@@ -17,11 +17,12 @@ from typing import Any
 
 import attrs
 
-from model.events import AppHealth, PublishImage
+from model.events import AppHealth, PublishImage, SetProtection
 from model.replay import Replay, replay
 from model.rollout import Rollout
 from model.scaleset import ScaleSet
 from model.trace import Trace, TraceError, load_trace_bytes
+from vmss_spec.azure.instances import Instances, instance_lines, protection_events, read_instances
 from vmss_spec.azure.read import AzureInputError, parse_json, read_bytes
 
 PLAN_FORMAT = "vmss-upgrade-plan/1"
@@ -61,11 +62,15 @@ class Planned:
     serving: Serving
     down: tuple[int, ...]
     added: str | None
+    azure_ids: tuple[str, ...] | None = None
 
 
-def _with_plan_events(trace: Trace, down: tuple[int, ...]) -> tuple[Trace, str | None]:
-    """The trace with ``down`` unhealthy from time 0 and, when nothing in it
-    can start a run, the next version published after its last event."""
+def _with_plan_events(
+    trace: Trace, down: tuple[int, ...], protection: tuple[SetProtection, ...] = ()
+) -> tuple[Trace, str | None]:
+    """The trace with ``protection`` set and ``down`` unhealthy from time 0
+    and, when nothing in it can start a run, the next version published
+    after its last event."""
     events = list(trace.events)
     added = None
     if not any(type(ev).NAME in _STARTS for ev in events):
@@ -77,12 +82,18 @@ def _with_plan_events(trace: Trace, down: tuple[int, ...]) -> tuple[Trace, str |
         added = f"nothing in the trace starts a run: {version} is published at {at}s"
     if down:
         events.insert(0, AppHealth(0, down, False))
+    events[0:0] = protection
     return attrs.evolve(trace, events=tuple(events)), added
 
 
-def plan(trace: Trace, down: tuple[int, ...] = ()) -> Planned:
+def plan(
+    trace: Trace,
+    down: tuple[int, ...] = (),
+    protection: tuple[SetProtection, ...] = (),
+    azure_ids: tuple[str, ...] | None = None,
+) -> Planned:
     """Replay the trace for the plan (see the module's docstring)."""
-    played, added = _with_plan_events(trace, down)
+    played, added = _with_plan_events(trace, down, protection)
     made: dict[str, Any] = {}
 
     def serving(ss: ScaleSet) -> Serving:
@@ -94,7 +105,7 @@ def plan(trace: Trace, down: tuple[int, ...] = ()) -> Planned:
         return made["rollout"]
 
     rep = replay(played, observers=[serving, rollout])
-    return Planned(played, rep, made["rollout"], made["serving"], down, added)
+    return Planned(played, rep, made["rollout"], made["serving"], down, added, azure_ids)
 
 
 def _duration(seconds: int) -> str:
@@ -110,6 +121,7 @@ def plan_document(p: Planned) -> dict[str, Any]:
         "format": PLAN_FORMAT,
         "api_version": ss.config.api_version,
         "instances": ss.config.instances,
+        "azure_instance_ids": None if p.azure_ids is None else list(p.azure_ids),
         "unhealthy_at_start": list(p.down),
         "assumed_publication": p.added,
     }
@@ -130,6 +142,8 @@ def plan_document(p: Planned) -> dict[str, Any]:
             "start": batch.start,
             "end": batch.end,
         }
+        if p.azure_ids is not None:
+            entry["azure_instances"] = [p.azure_ids[i] for i in batch.instances]
         if check is not None:
             entry.update(
                 unhealthy_before=check.unhealthy,
@@ -158,13 +172,20 @@ def plan_document(p: Planned) -> dict[str, Any]:
 def plan_text(doc: dict[str, Any], title: str) -> str:
     """The plan in words."""
     today = doc["api_version"] == "2024-07-01"
+    azure = doc["azure_instance_ids"]
+
+    def shown(ids: list[int]) -> str:
+        return ", ".join(azure[i] if azure is not None else str(i) for i in ids)
+
     lines = [
         f"Plan for {title}: {doc['instances']} instances, "
         + ("today's semantics (SPEC section 9)" if today else "the 2018 semantics")
         + "."
     ]
+    if azure is not None:
+        lines.append("Instance ids are Azure's (instanceId).")
     if doc["unhealthy_at_start"]:
-        ids = ", ".join(map(str, doc["unhealthy_at_start"]))
+        ids = shown(doc["unhealthy_at_start"])
         lines.append(f"Down from time 0 (answering unhealthy): {ids}.")
     if doc["assumed_publication"]:
         lines.append(f"Assumed: {doc['assumed_publication']}.")
@@ -186,7 +207,7 @@ def plan_text(doc: dict[str, Any], title: str) -> str:
     if run["error"]:
         lines.append(f"  It stops: {run['error']['code']}: {run['error']['message']}")
     for b in doc["batches"]:
-        ids = ", ".join(map(str, b["instances"]))
+        ids = shown(b["instances"])
         span = f"{b['start']}s-{b['end']}s" if b["end"] is not None else f"{b['start']}s-"
         margin = ""
         if "margin" in b:
@@ -208,22 +229,47 @@ def plan_text(doc: dict[str, Any], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _down_ids(args: argparse.Namespace, trace: Trace) -> tuple[int, ...]:
+def _down_ids(args: argparse.Namespace, trace: Trace, listed: Instances | None) -> tuple[int, ...]:
     n = trace.scale_set.instances
     if args.unhealthy_ids is not None:
-        try:
-            ids = sorted({int(x) for x in args.unhealthy_ids.split(",")})
-        except ValueError:
+        texts = args.unhealthy_ids.split(",")
+        if not all(t.isascii() and t.isdigit() and len(t) < 10 for t in texts):
             raise AzureInputError(
                 f"--unhealthy-ids: {args.unhealthy_ids[:40]!r} is not a list of ids"
-            ) from None
+            )
+        if listed is not None:
+            known = listed.model_ids()
+            wrong = [t for t in texts if str(int(t)) not in known]
+            if wrong:
+                raise AzureInputError(
+                    f"--unhealthy-ids: {wrong[0]} is not an instanceId in {listed.source}"
+                )
+            return tuple(sorted({known[str(int(t))] for t in texts}))
+        ids = sorted({int(t) for t in texts})
         wrong = [i for i in ids if not 0 <= i < n]
         if wrong:
             raise AzureInputError(f"--unhealthy-ids: {wrong[0]} is not an instance (0 to {n - 1})")
         return tuple(ids)
-    if args.unhealthy > n:
-        raise AzureInputError(f"--unhealthy: {args.unhealthy} is more than the {n} instances")
-    return tuple(range(args.unhealthy))
+    if args.unhealthy is None and listed is not None:
+        return tuple(k for k, _ in listed.down)
+    unhealthy = args.unhealthy or 0
+    if unhealthy > n:
+        raise AzureInputError(f"--unhealthy: {unhealthy} is more than the {n} instances")
+    return tuple(range(unhealthy))
+
+
+def _protection(listed: Instances | None, trace: Trace) -> tuple[SetProtection, ...]:
+    if listed is None or trace.scale_set.api_version != "2024-07-01":
+        return ()
+    return tuple(
+        SetProtection(
+            0,
+            tuple(e["instances"]),
+            e["protect_from_scale_in"],
+            e["protect_from_scale_set_actions"],
+        )
+        for e in protection_events(listed)
+    )
 
 
 def load_input(args: argparse.Namespace) -> tuple[Trace, list[str]]:
@@ -248,19 +294,28 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from vmss_spec.azure.cli import _output_problem
     from vmss_spec.azure.read import source_name
 
-    problem = _output_problem(args, args.file)
+    problem = _output_problem(args, args.file, *([args.instances] if args.instances else []))
     if problem is not None:
         print(f"vmss-spec plan: {problem}", file=sys.stderr)
         return 2
     try:
         trace, said = load_input(args)
-        down = _down_ids(args, trace)
+        listed = None
+        if args.instances is not None:
+            listed = read_instances(args.instances, trace.scale_set.instances)
+            said += instance_lines(listed, trace.scale_set.api_version)
+        down = _down_ids(args, trace, listed)
     except AzureInputError as exc:
         print(f"vmss-spec plan: {exc}", file=sys.stderr)
         return 2
     for line in said:
         print(line, file=sys.stderr)
-    planned = plan(trace, down)
+    planned = plan(
+        trace,
+        down,
+        _protection(listed, trace),
+        None if listed is None else listed.azure_ids,
+    )
     title = source_name(args.file)
     if args.html is not None:
         from vmss_spec.html import write_page
