@@ -18,28 +18,17 @@ from typing import Any
 import attrs
 
 from model.jsontext import display, short
-from vmss_spec.azure.read import AzureInputError, check_shape, parse_json, read_bytes
+from vmss_spec.azure.read import (
+    RESOURCE_KEYS,
+    AzureInputError,
+    check_shape,
+    parse_json,
+    read_bytes,
+)
 
 #: the keys of an instance that stay at the top in the CLI's output (the rest
 #: are its ``properties``, flattened by the CLI)
-_RESOURCE_KEYS = frozenset(
-    {
-        "id",
-        "name",
-        "type",
-        "location",
-        "tags",
-        "sku",
-        "plan",
-        "zones",
-        "instanceId",
-        "etag",
-        "resources",
-        "identity",
-        "resourceGroup",
-        "properties",
-    }
-)
+_RESOURCE_KEYS = RESOURCE_KEYS | {"instanceId", "resources"}
 
 INSTANCE_SHAPE: tuple[tuple[str, type], ...] = (
     ("properties", dict),
