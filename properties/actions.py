@@ -196,8 +196,10 @@ def set_protection(m: UpgradeMachine, n: int) -> None:
     """T27, TD12, TD34 (section 9): protect or unprotect some instances, half
     the time in the middle of a batch in flight (of a run started for it if
     none is going); one time in four the pair of flags that is refused.
-    Without the switch, time passes. One time in eight, instances still
-    being created: one scaled out now (TD34 refuses them)."""
+    Half the time a protection from scale-set actions is followed by a
+    publication once all is idle (T28: its run leaves them out). Without
+    the switch, time passes. One time in eight, instances still being
+    created: one scaled out now (TD34 refuses them)."""
     if not m.ss.today:
         advance_to_next_step(m, n)
         return
@@ -224,6 +226,9 @@ def set_protection(m: UpgradeMachine, n: int) -> None:
         if pending:
             ids = tuple(pending[: 1 + n // 64 % 2])
     m.apply(SetProtection(m.now, ids, *pair))
+    if pair == (True, True) and n // 128 % 2:  # T28: the next run leaves them out
+        m.run_until_idle()
+        m.apply(PublishImage(m.now, m.new_version()))
 
 
 def start_upgrade(m: UpgradeMachine, n: int) -> None:
@@ -289,6 +294,20 @@ def advance_into_batch(m: UpgradeMachine, n: int) -> None:
     t = m.ss.timings
     span = t.os_disk_seconds + t.extension_seconds if n % 2 == 0 else batch_bound(m.checker.world)
     m.ss.advance(max(m.now, batch.start + n // 2 % (span + 1)))
+
+
+def advance_to_batch(m: UpgradeMachine) -> None:
+    """Time runs through the run's internal steps until a batch is in flight
+    (or the run ends, or nothing is queued)."""
+    ss = m.ss
+    run = ss.active_run
+    for _ in range(10_000):  # a run starts its first batch in a few steps; the bound guards
+        if run is not ss.active_run or run is None or run.batch_in_flight is not None:
+            return
+        when = ss.clock.next_time()
+        if when is None:
+            return
+        ss.advance(when)
 
 
 def advance_into_pause(m: UpgradeMachine, n: int) -> None:
@@ -357,10 +376,11 @@ def disturbed_run(m: UpgradeMachine, n: int) -> None:
     """A run meets trouble in the middle of a batch: a run starts (after
     earlier outages and unhealthy answers end, mostly; by a publication,
     sometimes of a broken image, an opt-in or a manual start), time goes
-    into its batch in flight (or, one time in three, into the pause after
-    it), something happens there (R8 maintenance, a probe answer, a
-    credential expiring, an opt-out, a cancel, a publication, scaling), and
-    then (mostly) everything settles."""
+    (three times in four past the first pre-batch check) into its batch in
+    flight (or, one time in three, into the pause after it), something
+    happens there (R8 maintenance, a probe answer, a credential expiring,
+    an opt-out, a cancel, a publication, scaling), and then (mostly)
+    everything settles."""
     manual, n = n % 2 == 1, n // 2
     broken, n = n % 3 == 2, n // 3
     heal, n = n % 4 < 3, n // 4
@@ -378,6 +398,9 @@ def disturbed_run(m: UpgradeMachine, n: int) -> None:
             elif not ss.auto_enabled:
                 m.apply(SetAutomaticUpgrade(m.now, True))  # D4: may start a run
     run = ss.active_run
+    if run is not None and run.batch_in_flight is None and n // 4096 % 4 != 0:
+        advance_to_batch(m)  # mostly past the first pre-batch check, into a batch
+        run = ss.active_run
     if run is not None and run.batch_in_flight is not None:
         if n // 16384 % 3 == 0:
             advance_into_pause(m, n % 256)

@@ -60,7 +60,26 @@ def register_profiles() -> None:
         )
 
 
+def pin_constants() -> None:
+    """Make a campaign depend on its seed and nothing else. Hypothesis now and
+    then draws a literal found in the source of any local module loaded in the
+    process (``providers._get_local_constants``, 1 draw in 20), so the same
+    seed gave other histories after another command or test had imported
+    more of this project. The pool of such literals is pinned empty; the
+    literals Hypothesis itself ships are still drawn."""
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - a Hypothesis without the pool
+        return
+    if not hasattr(providers, "_get_local_constants"):  # pragma: no cover
+        return
+    empty = providers.Constants()
+    providers._get_local_constants = lambda: empty
+    providers.CONSTANTS_CACHE.cache.clear()
+
+
 register_profiles()
+pin_constants()
 
 DEFAULT_OUT = Path(".hypothesis") / "verify"
 

@@ -184,18 +184,24 @@ def _today(draw: st.DrawFn, config: ScaleSetConfig) -> ScaleSetConfig:
     gallery image at latest, or with /versions/, T14; the seed's flaws, which
     today's V1-V3 refuse), none, one or two health sources (T6, TV1, TV2), Service
     Fabric's new fields (TV7-TV10), automatic rollback on or off and the
-    policy used or not (T9), a first-rollout delay (T18)."""
-    on, image, sources, fabric, delay, rollout = digits(draw, 2, 10, 8, 8, 4, 4)
+    policy used or not (T9), a first-rollout delay (T18); one time in
+    three, five or fewer instances (T11)."""
+    on, image, sources, fabric, delay, rollout, small = digits(draw, 2, 12, 16, 8, 4, 4, 3)
     if not on:
         return config
-    if image < 4:
-        publisher, offer, sku = TODAY_SKUS[(0, 4, 19, 30)[image]]
+    if small == 1:  # T11: five or fewer instances, batches of 1, the first failure stops
+        config = attrs.evolve(config, instances=1 + config.instances % 5)
+    # Each of today's refusals (V2 on /versions/, TV1, TV2, the seed's flaws)
+    # one time in twelve or sixteen: a refused scale set starts no run, and
+    # most of section 9 is about runs.
+    if image < 6:
+        publisher, offer, sku = TODAY_SKUS[(0, 4, 19, 30, 0, 19)[image]]
         if image == 3:
             sku = sku.lower()
         picture = ImageReference(publisher, offer, sku, "latest")
-    elif image < 7:
+    elif image < 10:
         picture = ImageReference(id=_GALLERY)
-    elif image < 9:
+    elif image == 10:
         picture = ImageReference(id=f"{_GALLERY}/versions/1.0.0")
     else:
         picture = config.image  # the seed's skus and flaws: V1, V2, V3 today
