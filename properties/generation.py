@@ -191,17 +191,17 @@ def _today(draw: st.DrawFn, config: ScaleSetConfig) -> ScaleSetConfig:
         return config
     if small == 1:  # T11: five or fewer instances, batches of 1, the first failure stops
         config = attrs.evolve(config, instances=1 + config.instances % 5)
-    # Each of today's refusals (V2 on /versions/, TV1, TV2, the seed's flaws)
-    # one time in twelve or sixteen: a refused scale set starts no run, and
-    # most of section 9 is about runs.
-    if image < 6:
-        publisher, offer, sku = TODAY_SKUS[(0, 4, 19, 30, 0, 19)[image]]
+    # Each of today's refusals (V2 on /versions/, TV1, TV2) one time in
+    # twelve or sixteen, the seed's flaws one time in six: a refused scale
+    # set starts no run, and most of section 9 is about runs.
+    if image < 5:
+        publisher, offer, sku = TODAY_SKUS[(0, 4, 19, 30, 0)[image]]
         if image == 3:
             sku = sku.lower()
         picture = ImageReference(publisher, offer, sku, "latest")
-    elif image < 10:
+    elif image < 9:
         picture = ImageReference(id=_GALLERY)
-    elif image == 10:
+    elif image == 9:
         picture = ImageReference(id=f"{_GALLERY}/versions/1.0.0")
     else:
         picture = config.image  # the seed's skus and flaws: V1, V2, V3 today
