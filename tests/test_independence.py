@@ -33,6 +33,7 @@ def test_every_module_is_scanned_or_says_it_drives_the_model() -> None:
     assert drivers() == {
         "actions",
         "actions_documents",
+        "advances",
         "campaign",
         "counterexample",
         "explore",
