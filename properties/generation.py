@@ -67,7 +67,7 @@ def _image(draw: st.DrawFn) -> ImageReference:
         return ImageReference("Contoso", offer, sku_name, "latest")  # V1
     if flaw in (21, 23):  # twice as often: V2 was met in only a few examples of 500
         return ImageReference(publisher, offer, sku_name, "1.0.0")  # V2
-    if flaw == 24:
+    if flaw in (18, 20, 24):  # three times as often: a manual start on V3 alone was rare
         return ImageReference(id="/subscriptions/s/images/custom")  # V3
     return ImageReference(publisher, offer, sku_name, "latest")
 
