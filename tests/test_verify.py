@@ -56,6 +56,35 @@ def test_section6_verify_is_deterministic_for_a_seed(tmp_path, capsys) -> None:
     assert first == second
 
 
+_FINGERPRINT = """
+import sys
+for name in sys.argv[1:]:
+    __import__(name)
+from properties.campaign import run_campaign
+c = run_campaign("ci", seed=3, max_examples=60, out_dir=None, database=False).campaign
+print(c.examples, c.steps, sorted(c.applications.items()), sorted(c.scenarios.items()))
+"""
+
+
+def test_section6_a_campaign_depends_on_its_seed_not_on_what_the_process_imported() -> None:
+    """The same seed gives the same histories in a process that imported only
+    the campaign and in one that imported the whole command line and a test
+    module first (Hypothesis draws literals from loaded modules unless pinned)."""
+
+    def fingerprint(*modules: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", _FINGERPRINT, *modules],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout
+
+    alone = fingerprint()
+    assert int(alone.split()[0]) >= 60, alone[:200]
+    assert fingerprint("vmss_spec.cli", "vmss_spec.check", "tests.test_docs") == alone
+
+
 def test_section6_verify_exit_1_names_the_invariant_and_the_trace(tmp_path, capsys) -> None:
     """D1: with the batch cap rounded up, verify exits 1; the table names D2's
     batch property as violated and gives the saved trace, which replays to
