@@ -79,8 +79,9 @@ def publish_image(m: UpgradeMachine, n: int) -> None:
         version = m.ss.catalog.latest
     elif stale == 8:
         version = "0.100.100"
-    elif stale == 7 and m.ss.today and eligible != m.ss.catalog.latest:
-        # TD5: above the latest eligible, below one excluded or not yet eligible
+    elif stale in (6, 7) and m.ss.today and eligible != m.ss.catalog.latest:
+        # TD5 (one in five where it can be): above the latest eligible, below
+        # one excluded or not yet eligible
         *head, last = eligible.split(".")
         version = ".".join([*head, str(int(last) + 1)])
     else:
@@ -269,8 +270,13 @@ def wait_until_idle(m: UpgradeMachine, n: int = 0) -> None:
 
 # ---------------------------------------------------------------- whole runs
 def run_to_end(m: UpgradeMachine, n: int) -> None:
-    """A whole run: a publication or a manual start, then everything settles."""
-    if n % 2:
+    """A whole run: a publication or a manual start, then everything settles.
+    Within the first-rollout delay of a scale set opted in at 0, a
+    publication (T18: its run waits; read from the configuration, so that a
+    model that ignores the delay is driven alike)."""
+    cfg = m.config
+    early = m.ss.today and cfg.automatic_os_upgrade and m.now < cfg.first_rollout_delay_seconds
+    if n % 2 or early:
         m.apply(PublishImage(m.now, m.new_version()))
     else:
         m.apply(StartUpgrade(m.now))

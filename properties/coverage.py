@@ -48,6 +48,7 @@ BOUNDARIES: tuple[str, ...] = (
     "version eligible at the same second as a step",
     "protection set or cleared during a batch",
     "first-rollout delay ending exactly at a trigger",
+    "T18: a trigger held back by the first-rollout delay alone",
     "five or fewer instances with one failure",
     "gallery image id with /versions/",
     "gallery image id without /versions/",
