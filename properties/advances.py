@@ -5,7 +5,8 @@ the edge of R16's sixty days."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from properties.invariants import batch_bound
 
@@ -59,18 +60,27 @@ def advance_into_batch(m: UpgradeMachine, n: int) -> None:
     m.ss.advance(max(m.now, batch.start + n // 2 % (span + 1)))
 
 
+def _steps_until(m: UpgradeMachine, reached: Callable[[Any], bool]) -> bool:
+    """Time runs through the active run's internal steps until ``reached(run)``
+    holds; False when the run ends first or nothing is queued."""
+    ss = m.ss
+    run = ss.active_run
+    for _ in range(10_000):  # a run's steps to its next batch or pause are few; the bound guards
+        if run is not ss.active_run or run is None:
+            return False
+        if reached(run):
+            return True
+        when = ss.clock.next_time()
+        if when is None:
+            return False
+        ss.advance(when)
+    return False
+
+
 def advance_to_batch(m: UpgradeMachine) -> None:
     """Time runs through the run's internal steps until a batch is in flight
     (or the run ends, or nothing is queued)."""
-    ss = m.ss
-    run = ss.active_run
-    for _ in range(10_000):  # a run starts its first batch in a few steps; the bound guards
-        if run is not ss.active_run or run is None or run.batch_in_flight is not None:
-            return
-        when = ss.clock.next_time()
-        if when is None:
-            return
-        ss.advance(when)
+    _steps_until(m, lambda run: run.batch_in_flight is not None)
 
 
 def advance_into_pause(m: UpgradeMachine, n: int) -> None:
@@ -78,15 +88,7 @@ def advance_into_pause(m: UpgradeMachine, n: int) -> None:
     the next pre-batch check (a pause of 0 or 1 s has no inside: time stops at
     its start)."""
     ss = m.ss
-    run = ss.active_run
-    for _ in range(10_000):  # a batch's steps are few; the bound only guards
-        if run is not ss.active_run or run is None or run.state == "pause":
-            break
-        when = ss.clock.next_time()
-        if when is None:
-            return
-        ss.advance(when)
-    if run is ss.active_run and run is not None and run.state == "pause":
+    if _steps_until(m, lambda run: run.state == "pause"):
         pause = ss.pause_seconds
         if pause > 1:
             ss.advance(m.now + 1 + n % (pause - 1))
