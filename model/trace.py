@@ -13,10 +13,9 @@ well-formed trace".
 
 Validation has a fast path: validators compiled from the same schema by
 ``fastjsonschema``, one for the trace without its events and one per event
-kind, dispatched on ``event``. They only say yes or no; a trace they refuse
-is checked again with ``jsonschema``, on the part that failed, for the
-message. The result (``vmss-upgrade-result/1``) goes the other way through
-the same converter.
+kind, dispatched on ``event``. They say yes or no; a trace they refuse is
+checked again with ``jsonschema``, on the part that failed, for the message.
+The result (``vmss-upgrade-result/1``) goes back through the same converter.
 """
 
 from __future__ import annotations
@@ -113,6 +112,8 @@ class Trace:
     events: tuple[Event, ...] = ()
     until: int | None = None
     format: str = TRACE_FORMAT
+    #: ``scale_set`` as the document gave it (properties/defaults.py reads it)
+    given: dict[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
 
 
 # ----------------------------------------------------------------- result types
@@ -345,7 +346,7 @@ def _parse(data: Any, *, clean: bool) -> Trace:
         events = tuple(structure_event(ev) for ev in data["events"])
     except cattrs.BaseValidationError as exc:  # pragma: no cover - the schema comes first
         raise TraceError(f"/: {cattrs.transform_error(exc)[0]}") from None
-    return Trace(scale_set=scale_set, events=events, until=data.get("until"))
+    return Trace(scale_set, events, data.get("until"), given=data["scale_set"])
 
 
 def _diagnose(data: Any, *, clean: bool, api: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from model.trace import Trace, trace_to_dict
+from properties.defaults import without_defaults
 
 #: drives the model (tests/independence.py: not a statement of the spec)
 DRIVER = True
@@ -29,7 +30,7 @@ def submit_trace(m: UpgradeMachine, n: int) -> None:
     and not); the property says whether it must be refused and for what.
     The model's own state does not change."""
     data = trace_to_dict(Trace(scale_set=m.config, events=()))
-    scale_set = data["scale_set"]
+    data["scale_set"] = scale_set = without_defaults(data["scale_set"])  # as users write them
     policy = scale_set.setdefault("policy", {})
     digits = []
     for size in (len(_COUNTS), 2, len(_PERCENTS), len(_PERCENTS), len(_UPGRADED), len(_PAUSES), 8):

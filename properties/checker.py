@@ -77,9 +77,12 @@ class Checker:
         *,
         on_violation: Callable[[Violation], None] | None = None,
         properties: Iterable[type[Property]] | None = None,
+        given: dict[str, Any] | None = None,
     ) -> None:
         #: what the model publishes (model/facts.py Published)
         self.published = published
+        #: the trace's ``scale_set`` as its document gave it (None: drawn)
+        self.given = given
         self.world = World(published)
         self.violations: list[Violation] = []
         #: the boundaries of the spec the properties saw (Property.sometimes)

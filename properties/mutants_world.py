@@ -440,3 +440,17 @@ def _stale_pause_end_counted() -> Patches:
     from properties.mutants_runs import end_of_pause_reporting
 
     return end_of_pause_reporting(True)
+
+
+# --------------------------------------------------------------------- section 7 defaults
+@_mutant(
+    "health_wait_default_six_minutes",
+    "omitted_fields_take_section_7_defaults",
+    "section 7, R6: a trace whose timings leave out health_wait_seconds waits 360 s, "
+    "not the default 300 (a default copied wrong)",
+    rule="section 7 defaults",
+)
+def _health_wait_default_six_minutes() -> Patches:
+    os_disk, extension, app_start, _ = config.Timings.__init__.__defaults__
+    defaults = (os_disk, extension, app_start, 360)
+    return [mock.patch.object(config.Timings.__init__, "__defaults__", defaults)]

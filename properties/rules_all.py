@@ -4,6 +4,7 @@ registers its own with ``@rule``)."""
 from __future__ import annotations
 
 from properties import (
+    defaults,
     documents,
     rules_batches,
     rules_instances,
@@ -37,6 +38,7 @@ __all__ = [
     "PROPERTIES",
     "RULES",
     "STATES",
+    "defaults",
     "documents",
     "rules_batches",
     "rules_instances",

@@ -112,13 +112,13 @@ def _attrs_fields(module: object) -> set[str]:
 #: versions, states, members)
 FACT_FIELDS = frozenset(f for t in FACT_TYPES for f in t._fields)
 #: plain observations: the facts' observed fields, the configuration (section
-#: 7's scale_set) and the events as given (and a refusal of one), and the
-#: names of the trace format (section 7)
+#: 7's scale_set, as a loaded trace holds it) and the events as given (and a
+#: refusal of one), and the names of the trace format (section 7)
 OBSERVED = frozenset(
     (FACT_FIELDS - PUBLISHED_FIELDS.keys())
     | _attrs_fields(model_config)
     | _attrs_fields(model_events)
-    | {"NAME", "config", "now", "instance", "result"}
+    | {"NAME", "config", "now", "instance", "result", "scale_set"}
 )
 
 #: the members of ``Published`` (the model's published answers, plain values

@@ -170,6 +170,7 @@ BEHAVIOURAL_RULES = (
         )
     ),
     *(f"V{k}" for k in range(1, 11)),
+    "section 7 defaults",
     # SPEC section 9, today's Azure behind the switch
     *(f"T{k}" for k in (4, 10, 11, 13, 16, 17, 18, 28, 29, 62, 64, 65)),
     *(f"TD{k}" for k in (2, 5, 6, 12, 31, 32, 34)),

@@ -5,8 +5,11 @@ property is violated)."""
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from model.facts import outside
 from model.replay import Replay
@@ -22,7 +25,12 @@ __all__ = ["Replay", "document_violation", "first_violation", "replay", "replay_
 def replay(trace: Trace) -> Replay:
     """Replay ``trace`` on the model with the invariants I1-I12 and the progress
     properties L1, L2 checked after every step."""
-    return replay_model(trace, observers=[outside(Checker)])
+    return replay_model(trace, observers=[outside(_checker(trace))])
+
+
+def _checker(trace: Trace) -> Callable[[Any], Checker]:
+    """A checker of ``trace``, with its ``scale_set`` as the document gave it."""
+    return functools.partial(Checker, given=trace.given)
 
 
 def replay_with_rollout(trace: Trace) -> tuple[Replay, Rollout]:
@@ -34,7 +42,7 @@ def replay_with_rollout(trace: Trace) -> tuple[Replay, Rollout]:
         made.append(Rollout(ss))  # type: ignore[arg-type]
         return made[-1]
 
-    rep = replay_model(trace, observers=[outside(Checker), record])
+    rep = replay_model(trace, observers=[outside(_checker(trace)), record])
     return rep, made[0]
 
 
