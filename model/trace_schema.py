@@ -205,12 +205,24 @@ def _fast_validators(
 
     skeleton = {k: v for k, v in schema.items() if k not in ("$schema", "$id", "$defs")}
     del skeleton["properties"]["events"]["items"]
-    events = {
-        name.removeprefix("event_"): compiled(definition)
-        for name, definition in defs.items()
-        if name.startswith("event_")
-    }
-    return compiled(skeleton), events
+    return compiled(skeleton), _PerKind(defs, compiled)
+
+
+class _PerKind(dict):  # type: ignore[type-arg]
+    """The check of each event kind, compiled when a trace first holds one (a
+    replay of one kind of event does not wait for the other twelve); an
+    unknown kind is a KeyError, as in a plain dict."""
+
+    def __init__(self, defs: dict[str, Any], compile: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self._defs, self._compile = defs, compile
+
+    def __missing__(self, kind: str) -> Callable[[Any], Any]:
+        definition = self._defs.get(f"event_{kind}") if isinstance(kind, str) else None
+        if definition is None:
+            raise KeyError(kind)
+        self[kind] = check = self._compile(definition)
+        return check
 
 
 def fast_valid(data: Any, api: str = SEED) -> bool:

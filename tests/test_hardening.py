@@ -6,6 +6,7 @@ encoding cannot hold is escaped, not a failure."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -136,6 +137,36 @@ def test_section7_the_command_line_starts_without_the_campaign() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "[]\n"
+
+
+def test_section7_version_and_help_start_without_the_model() -> None:
+    """``--version`` and ``--help`` build the parser of every command and load
+    no module of the model, the properties or the variants; ``replay`` loads
+    no variant and compiles the check of no event kind its trace lacks."""
+    probe = (
+        "import contextlib, io, sys\n"
+        "from vmss_spec.cli import main\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['--version'])\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'model', 'properties'}))\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    main(['replay', {str(EXAMPLE)!r}])\n"
+        "from model.trace_schema import SEED, _fast_validators\n"
+        "print('properties.mutants' in sys.modules, sorted(_fast_validators(SEED)[1]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    kinds = sorted({e["event"] for e in json.loads(EXAMPLE.read_text())["events"]})
+    assert done.stdout == f"[]\nFalse {kinds}\n"
+
+
+def test_section7_the_command_line_speaks_t1s_two_api_versions() -> None:
+    from model import today
+    from vmss_spec.azure import cli
+
+    assert (cli.SEED_API, cli.TODAY_API) == (today.SEED_API, today.TODAY_API)
 
 
 def test_the_options_know_every_profile_of_the_campaign() -> None:
