@@ -142,3 +142,21 @@ def test_e3_shifting_every_time_shifts_the_result_and_nothing_else(name: str) ->
     trace = model.load_trace(EXAMPLES / name)
     d = 86_400 * 3 + 7
     assert _unshift(_whole(_shift(trace, d)), d) == _whole(trace)
+
+
+def test_e3_a_fingerprint_depends_on_the_values_of_the_form_alone() -> None:
+    """Two equal canonical forms give the same fingerprint whatever objects
+    they share (one string written twice, or two equal strings); forms that
+    differ in one value, or in the order of their items, do not."""
+    from model.snapshot import fingerprint
+
+    word = "".join(["pend", "ing"])
+    again = "".join(["pen", "ding"])
+    assert word == again and word is not again
+    shared, apart = ("run", word, (word, 1)), ("run", word, (again, 1))
+    assert fingerprint(shared) == fingerprint(apart)
+    assert fingerprint(("run", word, (word, 2))) != fingerprint(shared)
+    assert fingerprint(("run", (word, 1), word)) != fingerprint(shared)
+    assert fingerprint((1, None, True, -3, 2**70, 0.5, b"x")) == fingerprint(
+        (1, None, True, -3, 2**70, 0.5, b"x")
+    )
