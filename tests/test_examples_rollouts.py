@@ -441,3 +441,25 @@ def test_d8_deploy_in_flight_marks_every_instance_updating() -> None:
     rep = play_prefix("expired-credential-and-recovery.json", 530)
     assert {i: s[2] for i, s in instances(rep).items()} == {i: "Updating" for i in range(10)}
     assert len(rep.result.runs) == 1  # D4: no run while the deploy is in flight
+
+
+# --------------------------------------------------------------------------- section 4 pause
+def test_section4_v10_a_pause_of_weeks_days_hours_minutes_seconds_is_waited_in_seconds() -> None:
+    """Section 4, V10: ``P1W1DT1H1M1S`` is one week, one day, one hour, one
+    minute and one second; each pre-batch check after the first comes that
+    long after the batch before it ended."""
+    pause = (((1 * 7 + 1) * 24 + 1) * 60 + 1) * 60 + 1
+    assert pause == 694_861
+    rep = play("pause-of-a-week-and-a-day.json")
+    (run,) = rep.result.runs
+    # each batch of one takes 210 s (120 s disk, 60 s extensions, 30 s application)
+    first = 100 + 210
+    second = first + pause + 210
+    assert batches(run) == [
+        ([0], 100, first),
+        ([1], first + pause, second),
+        ([2], second + pause, second + pause + 210),
+    ]
+    assert [t for t, *_ in checks(rep)] == [100, first + pause, second + pause]
+    assert (run.code, run.end) == ("Completed", second + pause + 210)
+    assert rep.result.violations == []
