@@ -76,12 +76,14 @@ _PROBE_KINDS = (None, "load_balancer", "application_health", "load_balancer")
 
 
 def _probe(draw: st.DrawFn) -> HealthProbe | None:
-    """None, a load balancer probe (Standard, or Basic one time in four) or the
-    application health extension; the interval sometimes at or above V7's 120 s."""
+    """None, a load balancer probe or the application health extension, with
+    ``lb_sku`` Basic one time in four (for the extension the sku means
+    nothing: it satisfies V5 whatever it says, D16); the interval sometimes
+    at or above V7's 120 s."""
     kind, interval, basic = digits(draw, 4, 3, 4)
     if _PROBE_KINDS[kind] is None:
         return None
-    lb_sku = "Basic" if _PROBE_KINDS[kind] == "load_balancer" and basic == 3 else "Standard"
+    lb_sku = "Basic" if basic == 3 else "Standard"
     return HealthProbe(_PROBE_KINDS[kind], lb_sku, (5, 15, 120)[interval])
 
 
