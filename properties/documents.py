@@ -10,7 +10,14 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from model.trace import TraceError, converter, load_trace_text
+from model.trace import (
+    Trace,
+    TraceError,
+    converter,
+    load_trace_text,
+    result_to_json,
+    trace_to_json,
+)
 from properties.expect import v9_breaks, v10_breaks
 from properties.rule import Property, rule
 
@@ -170,7 +177,8 @@ class DocumentsMatchSection7(Property):
         self.check(not problems, lambda: f"the history at {self.world.now}: {problems[0]}")
 
     def finish(self) -> None:
-        document = converter.unstructure(self.published.result())
+        # the result as `replay --json` writes it (and a user reads it)
+        document = json.loads(result_to_json(self.published.result()))
         problems = schema_problems(document, today=self._today())
         self.check(not problems, lambda: f"the result at {self.world.now}: {problems[0]}")
 
@@ -222,3 +230,49 @@ class MalformedTracesRefused(Property):
         refused, problem = judge_document(data)
         self.check(problem is None, problem)
         return refused
+
+
+@rule
+class TracesReadBackAsWritten(Property):
+    """Section 7, E5: a trace written as section 7 says (how counterexamples
+    are saved) reads back as the same trace. At the end of an example or a
+    replay, what happened (the scale set, each event as given, the time
+    reached) is written with the trace writer and read back with the loader:
+    the same scale set, the same events, the same ``until``."""
+
+    name = "traces_read_back_as_written"
+    rules = "E5, section 7 trace format"
+    title = "a trace written as section 7 says reads back as the same trace"
+
+    #: longer histories are not written again (a replay of a large trace: the
+    #: file it came from is the written form); a campaign example is far shorter
+    MOST = 2_000
+
+    def __init__(self, checker: Any) -> None:
+        super().__init__(checker)
+        self.events: list[Any] = []
+
+    def begin_event(self, ev: Any) -> None:
+        if len(self.events) <= self.MOST:
+            self.events.append(ev)
+
+    def finish(self) -> None:
+        if len(self.events) > self.MOST:
+            return
+        config, events, now = self.published.config, tuple(self.events), self.world.now
+        text = trace_to_json(Trace(scale_set=config, events=events, until=now))
+        try:
+            back = load_trace_text(text, "trace")
+        except TraceError as exc:
+            self.check(False, f"the trace of this history, as written, is refused: {exc}")
+            return
+        found = [
+            what
+            for what, same in (
+                ("scale set", back.scale_set == config),
+                ("events", back.events == events),
+                ("until", back.until == now),
+            )
+            if not same
+        ]
+        self.check(not found, lambda: f"written and read back, its {', '.join(found)} differ")

@@ -229,11 +229,10 @@ def take(state: _State, move: tuple[Any, ...]) -> None:
     state.checker.tick()
 
 
-def _applications(checker: Checker) -> tuple[int, ...]:
-    return (
-        *(p.applications for p in checker.rules),
-        *(t.applications for t in checker.tallies.values()),
-    )
+def _applications(checker: Checker) -> list[int]:
+    return [p.applications for p in checker.rules] + [
+        t.applications for t in checker.tallies.values()
+    ]
 
 
 def take_counted(state: _State, move: tuple[Any, ...], applied: list[int]) -> None:
@@ -241,9 +240,11 @@ def take_counted(state: _State, move: tuple[Any, ...], applied: list[int]) -> No
     applied on this transition (in the order of :func:`applied_by_name`)."""
     before = _applications(state.checker)
     take(state, move)
-    for i, (a, b) in enumerate(zip(before, _applications(state.checker), strict=True)):
-        if b != a:
-            applied[i] += 1
+    after = _applications(state.checker)
+    if after != before:
+        for i, (a, b) in enumerate(zip(before, after, strict=True)):
+            if b != a:
+                applied[i] += 1
 
 
 def applied_by_name(checker: Checker, applied: list[int] | None) -> dict[str, int]:

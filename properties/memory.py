@@ -21,7 +21,15 @@ import functools
 from typing import Any
 
 from model.snapshot import T, copy_with
-from properties import checker, liveness, observed, rules_instances, rules_order, rules_runs
+from properties import (
+    checker,
+    documents,
+    liveness,
+    observed,
+    rules_instances,
+    rules_order,
+    rules_runs,
+)
 from properties.checker import Checker
 from properties.rule import Property
 
@@ -71,6 +79,8 @@ MEMORY: dict[type, tuple[tuple[str, ...], dict[str, object]]] = {
     rules_instances.HealthWaitFollowsR6: ((), {"awaiting": {"*": T}, "deadlines": {"*": T}}),
     rules_runs.HistoryViewIsR16: ((), {"edge": T, "compared_at": T}),
     rules_runs.LastChangeEndsTheTrace: ((), {"latest": T}),
+    # the events seen, written again at the end (not memory any rule decides by)
+    documents.TracesReadBackAsWritten: (("events",), {}),
     # its own form (_d12_form below): only the order of its expectations matters
     rules_order.StepsHappenInD12Order: ((), {}),
 }  # fmt: skip
@@ -82,13 +92,21 @@ for _cls, (_skip, _times) in MEMORY.items():
 
 def _reduce_checker(obj: Checker) -> tuple[Any, ...]:
     """A copy of a checker without its tables of handlers (closures), which
-    :func:`_set_checker` builds again."""
+    :func:`_set_checker` builds again, and with its tallies as one list of
+    counts (about half the objects of a state were tallies)."""
     state = {**vars(obj), "_dispatch": {}, "_begin": {}, "_end": {}}
     del state["_plan"], state["_world"]
+    tallies = state["tallies"]
+    counts = [n for t in tallies.values() for n in (t.evaluations, t.applications)]
+    state["tallies"] = (tuple(tallies), counts)
     return object.__new__, (Checker,), state, None, None, _set_checker
 
 
 def _set_checker(obj: Checker, state: dict[str, Any]) -> None:
+    names, counts = state["tallies"]
+    state["tallies"] = {
+        name: checker.Tally(counts[2 * k], counts[2 * k + 1]) for k, name in enumerate(names)
+    }
     vars(obj).update(state)
     obj._plan = checker._plan(tuple(type(p) for p in obj.rules))
     obj._world = {name[3:]: getattr(obj.world, name) for name in _world_facts(type(obj.world))}

@@ -454,3 +454,22 @@ def _health_wait_default_six_minutes() -> Patches:
     os_disk, extension, app_start, _ = config.Timings.__init__.__defaults__
     defaults = (os_disk, extension, app_start, 360)
     return [mock.patch.object(config.Timings.__init__, "__defaults__", defaults)]
+
+
+# --------------------------------------------------------------------- section 7 trace format
+@_mutant(
+    "written_trace_drops_eligible_at",
+    "traces_read_back_as_written",
+    "section 7, T16: a trace as written (a counterexample) leaves out a publication's "
+    "eligible_at, so that it reads back as a publication eligible at once",
+    rule="section 7 trace format",
+)
+def _written_trace_drops_eligible_at() -> Patches:
+    write = trace.event_to_dict
+
+    def event_to_dict(event: Any, today: bool = False) -> dict[str, Any]:
+        data = write(event, today)
+        data.pop("eligible_at", None)
+        return data
+
+    return [mock.patch.object(trace, "event_to_dict", event_to_dict)]

@@ -36,8 +36,11 @@ PROPERTIES = ROOT / "properties"
 MODEL = ROOT / "model"
 
 #: model functions a stating module may import: the trace format under test
-#: (V9 and V10 refusals are the loader's answer, judged by documents.py)
-ALLOWED_FUNCTIONS = frozenset({"load_trace_text", "trace_to_dict", "trace_to_json"})
+#: (V9 and V10 refusals are the loader's answer, judged by documents.py) and
+#: the result as written (the document a user reads, which documents.py checks)
+ALLOWED_FUNCTIONS = frozenset(
+    {"load_trace_text", "trace_to_dict", "trace_to_json", "result_to_json"}
+)
 
 #: reflection and dynamic lookup, by name
 REFLECTION = frozenset(

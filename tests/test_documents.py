@@ -101,3 +101,20 @@ def test_r16_history_schema_refuses_six_entries() -> None:
 def test_history_schema_is_the_result_schemas_part() -> None:
     assert history_schema()["$ref"] == "#/$defs/history"
     assert json.dumps(history_schema()["$defs"]) == json.dumps(result_schema()["$defs"])
+
+
+def test_e5_section7_a_trace_as_written_reads_back_as_the_same_trace() -> None:
+    """What happened, written as a counterexample is and read back, is the same
+    trace; a writer that leaves out a publication's eligible_at (T16) breaks
+    it at the end of the replay."""
+    from properties.mutants import MUTANTS
+
+    trace = load_trace(ROOT / "examples" / "today-eligible-later.json")
+    rep = replay(trace)
+    assert rep.result.violations == []
+    with MUTANTS["written_trace_drops_eligible_at"].applied():
+        found = replay(trace).result.violations
+    assert [(v.invariant, v.at) for v in found] == [
+        ("traces_read_back_as_written", rep.result.time)
+    ]
+    assert "its events differ" in found[0].message
