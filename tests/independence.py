@@ -39,7 +39,7 @@ MODEL = ROOT / "model"
 #: (V9 and V10 refusals are the loader's answer, judged by documents.py) and
 #: the result as written (the document a user reads, which documents.py checks)
 ALLOWED_FUNCTIONS = frozenset(
-    {"load_trace_text", "trace_to_dict", "trace_to_json", "result_to_json"}
+    {"load_trace_text", "trace_to_dict", "trace_to_json", "result_to_dict"}
 )
 
 #: reflection and dynamic lookup, by name
