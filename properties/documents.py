@@ -190,10 +190,11 @@ def judge_document(data: dict[str, Any]) -> tuple[bool, str | None]:
     refused naming a field out of range and its rule, or accepted)."""
     scale_set = data["scale_set"]
     policy = scale_set.get("policy", {})
-    broken = {field: "V10" for field in v10_breaks(policy)}
+    # each by its place, a JSON pointer (section 7: the line names the place)
+    broken = {f"/scale_set/policy/{field}": "V10" for field in v10_breaks(policy)}
     count = scale_set["instances"]
     if v9_breaks(count, scale_set.get("single_placement_group", True)):
-        broken["instances"] = "V9"
+        broken["/scale_set/instances"] = "V9"
     try:
         # as a file is loaded: the text, through the loader's compiled validators
         load_trace_text(json.dumps(data), "trace")
@@ -266,6 +267,8 @@ class TracesReadBackAsWritten(Property):
         try:
             back = load_trace_text(text, "trace")
         except TraceError as exc:
+            if "(V9)" in str(exc) or "(V10)" in str(exc):
+                return  # the loader's V9 or V10 answer: D16's property judges those
             self.check(False, f"the trace of this history, as written, is refused: {exc}")
             return
         found = [
