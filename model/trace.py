@@ -112,7 +112,7 @@ class Trace:
     events: tuple[Event, ...] = ()
     until: int | None = None
     format: str = TRACE_FORMAT
-    #: ``scale_set`` as the document gave it (properties/defaults.py reads it)
+    #: the document as given, but its events (the property layer reads it)
     given: dict[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
 
 
@@ -327,8 +327,7 @@ def trace_to_json(trace: Trace) -> str:
 
 # ----------------------------------------------------------------- parsing
 def parse_trace(data: Any) -> Trace:
-    """Validate a decoded trace document and turn it into a Trace. D16: a V9 or
-    V10 error in the initial scale set makes the trace malformed."""
+    """A decoded trace document, validated (D16: V9 or V10 make it malformed)."""
     return _parse(data, clean=False)
 
 
@@ -346,7 +345,8 @@ def _parse(data: Any, *, clean: bool) -> Trace:
         events = tuple(structure_event(ev) for ev in data["events"])
     except cattrs.BaseValidationError as exc:  # pragma: no cover - the schema comes first
         raise TraceError(f"/: {cattrs.transform_error(exc)[0]}") from None
-    return Trace(scale_set, events, data.get("until"), given=data["scale_set"])
+    given = {k: v for k, v in data.items() if k != "events"}
+    return Trace(scale_set, events, data.get("until"), given=given)
 
 
 def _diagnose(data: Any, *, clean: bool, api: str) -> None:

@@ -81,7 +81,7 @@ class Checker:
     ) -> None:
         #: what the model publishes (model/facts.py Published)
         self.published = published
-        #: the trace's ``scale_set`` as its document gave it (None: drawn)
+        #: the trace's document as given, but its events (None: drawn)
         self.given = given
         self.world = World(published)
         self.violations: list[Violation] = []

@@ -281,3 +281,49 @@ class TracesReadBackAsWritten(Property):
             if not same
         ]
         self.check(not found, lambda: f"written and read back, its {', '.join(found)} differ")
+
+
+#: section 7: without ``until``, a trace ends at most 30 days after its last event
+THIRTY_DAYS = 30 * 86400
+
+
+@rule
+class TraceEndsAsSection7Says(Property):
+    """Section 7's ``until``: a trace that gives it ends there; one that does
+    not ends at most 30 days after its last event, and before that only once
+    no run is going on (the last thing that happens; when it happens is
+    last_change_ends_the_trace's business). A replay of a document only: a
+    campaign's example ends where its machine stops."""
+
+    name = "trace_ends_as_section_7_says"
+    rules = "section 7 until"
+    title = "a trace ends at its until, or at most 30 days after its last event"
+
+    def __init__(self, checker: Any) -> None:
+        super().__init__(checker)
+        self.last_event = 0
+
+    def begin_event(self, ev: Any) -> None:
+        self.last_event = self.world.now
+
+    def finish(self) -> None:
+        given = self.checker.given
+        if given is None:
+            return
+        now, until = self.world.now, given.get("until")
+        if until is not None:
+            self.check(now == until, lambda: f"the trace gives until {until} but ends at {now}")
+            return
+        cap = self.last_event + THIRTY_DAYS
+        early = now < cap and self.world.active is not None
+        self.check(
+            now <= cap and not early,
+            lambda: (
+                f"with no until, the trace ends at {now}: "
+                + (
+                    f"after {cap}, 30 days after its last event"
+                    if now > cap
+                    else "with a run going"
+                )
+            ),
+        )

@@ -81,6 +81,9 @@ MEMORY: dict[type, tuple[tuple[str, ...], dict[str, object]]] = {
     rules_runs.LastChangeEndsTheTrace: ((), {"latest": T}),
     # the events seen, written again at the end (not memory any rule decides by)
     documents.TracesReadBackAsWritten: (("events",), {}),
+    # the last event's time: read only at the end of a replay of a document
+    # (check explores no document), so no state differs by it
+    documents.TraceEndsAsSection7Says: (("last_event",), {}),
     # its own form (_d12_form below): only the order of its expectations matters
     rules_order.StepsHappenInD12Order: ((), {}),
 }  # fmt: skip

@@ -80,7 +80,7 @@ def test_section7_replay_compares_the_trace_as_given_with_what_the_model_runs() 
     doc = {"instances": 2, "image": IMAGE, "health_probe": {"kind": "load_balancer"}}
     trace = _load(doc)
     wrong = attrs.evolve(trace.scale_set, health_probe=HealthProbe("load_balancer", "Basic", 15))
-    rep = replay(Trace(scale_set=wrong, events=(), until=10, given=doc))
+    rep = replay(Trace(scale_set=wrong, events=(), until=10, given={"scale_set": doc}))
     (violation,) = rep.result.violations
     assert (violation.invariant, violation.at) == (NAME, 0)
     assert (
@@ -93,8 +93,8 @@ def test_section7_replay_compares_the_trace_as_given_with_what_the_model_runs() 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_section7_every_example_runs_with_the_defaults_of_what_it_leaves_out(path: Path) -> None:
     trace = load_trace(path)
-    assert trace.given is not None and left_out(trace.given)
-    assert problems(trace.given, trace.scale_set) == []
+    assert trace.given is not None and left_out(trace.given["scale_set"])
+    assert problems(trace.given["scale_set"], trace.scale_set) == []
 
 
 def test_section7_a_default_copied_wrong_breaks_the_replay_of_an_example() -> None:

@@ -463,3 +463,17 @@ def test_section4_v10_a_pause_of_weeks_days_hours_minutes_seconds_is_waited_in_s
     assert [t for t, *_ in checks(rep)] == [100, first + pause, second + pause]
     assert (run.code, run.end) == ("Completed", second + pause + 210)
     assert rep.result.violations == []
+
+
+def test_section7_without_until_a_trace_ends_30_days_after_its_last_event() -> None:
+    """Section 7 ``until``: a pause of two weeks, a day and 3,661 s puts the
+    third batch past 30 days after the publication, so the trace ends there,
+    the run still going (RollingForward, one instance pending)."""
+    pause = (((2 * 7 + 1) * 24 + 1) * 60 + 1) * 60 + 1
+    rep = play("pause-past-thirty-days.json")
+    (run,) = rep.result.runs
+    assert batches(run) == [([0], 100, 310), ([1], 310 + pause, 310 + pause + 210)]
+    assert 310 + pause + 210 + pause > 100 + 30 * 86400  # the third batch would start later
+    assert rep.result.time == 100 + 30 * 86400
+    assert (run.code, run.progress) == ("RollingForward", progress(2, 0, 0, 1))
+    assert rep.result.violations == []
