@@ -207,10 +207,15 @@ class CampaignResult:
 
     @property
     def vacuous(self) -> list[str]:
-        """The properties whose rule never applied in the campaign."""
-        from properties.rules_all import PROPERTIES
+        """The properties whose rule never applied in the campaign (those of a
+        replayed document alone aside: Property.replay_only)."""
+        from properties.rules_all import PROPERTIES, REPLAY_ONLY
 
-        return [name for name in PROPERTIES if not self.campaign.applications[name]]
+        return [
+            name
+            for name in PROPERTIES
+            if not self.campaign.applications[name] and name not in REPLAY_ONLY
+        ]
 
     @property
     def unreached(self) -> list[str]:

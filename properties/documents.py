@@ -298,6 +298,7 @@ class TraceEndsAsSection7Says(Property):
     name = "trace_ends_as_section_7_says"
     rules = "section 7 until"
     title = "a trace ends at its until, or at most 30 days after its last event"
+    replay_only = True
 
     def __init__(self, checker: Any) -> None:
         super().__init__(checker)

@@ -48,6 +48,10 @@ class Property:
     name: ClassVar[str]
     rules: ClassVar[str]
     title: ClassVar[str]
+    #: a rule of a replayed trace document only (section 7's ``until``): the
+    #: campaign's examples are drawn, not read, so it applies in replay (every
+    #: example, tests/test_examples_*.py) and is not required to in a campaign
+    replay_only: ClassVar[bool] = False
 
     def __init__(self, checker: Checker) -> None:
         self.checker = checker

@@ -28,6 +28,9 @@ RULES: tuple[type[Property], ...] = (
 #: properties of SPEC section 6, then the rule properties, with a title each
 PROPERTIES: dict[str, str] = {**INVARIANTS, **{cls.name: cls.title for cls in RULES}}
 
+#: the properties of a replayed document alone (Property.replay_only)
+REPLAY_ONLY: frozenset[str] = frozenset(cls.name for cls in RULES if cls.replay_only)
+
 #: the spec numbers each property states
 STATES: dict[str, str] = {
     **{name: name for name in INVARIANTS},
@@ -36,6 +39,7 @@ STATES: dict[str, str] = {
 
 __all__ = [
     "PROPERTIES",
+    "REPLAY_ONLY",
     "RULES",
     "STATES",
     "defaults",

@@ -91,7 +91,13 @@ def _unshrunk(outcome: CampaignResult) -> list[str]:
 def _verdict(outcome: CampaignResult, name: str) -> str:
     if name in {ce.invariant for ce in outcome.counterexamples} or name in _unshrunk(outcome):
         return "VIOLATED"
-    return "NEVER APPLIED" if name in outcome.vacuous else "held"
+    if name in outcome.vacuous:
+        return "NEVER APPLIED"
+    from properties.rules_all import REPLAY_ONLY
+
+    if name in REPLAY_ONLY and not outcome.campaign.applications[name]:
+        return "replay only"
+    return "held"
 
 
 def _bound(outcome: CampaignResult) -> str:
