@@ -3,13 +3,12 @@
 A trace (``vmss-upgrade-trace/1``) is data. Its bytes are decoded (UTF-8,
 or UTF-16 / UTF-32 with a byte order mark, at most 64 MiB), parsed as one
 JSON document (no duplicate key, no NaN or Infinity, at most 64 deep),
-validated against ``model/schema/trace.schema.json``, checked for the rules
-a schema cannot say (the epoch's calendar, times non-decreasing, declared
-credentials, V9, V10, ``until``), and only then turned into ``attrs`` types
-with ``cattrs``. A trace that fails any of this raises ``TraceError`` with
-one line naming the place (a JSON pointer, ``FILE: byte offset N`` or
-``FILE:line:col``); nothing runs. These are section 7's "Bounds of a
-well-formed trace".
+validated against ``model/schema/trace.schema.json``, checked for what a
+schema cannot say (the epoch's calendar, times non-decreasing, credentials,
+V9, V10, ``until``), and then turned into ``attrs`` types with ``cattrs``.
+A trace that fails any of this raises ``TraceError``, one line naming the
+place (a JSON pointer, ``FILE: byte offset N``, ``FILE:line:col``); nothing
+runs. These are section 7's "Bounds of a well-formed trace".
 
 Validation has a fast path: validators compiled from the same schema by
 ``fastjsonschema``, one for the trace without its events and one per event
@@ -112,8 +111,8 @@ class Trace:
     events: tuple[Event, ...] = ()
     until: int | None = None
     format: str = TRACE_FORMAT
-    #: the document as given, but its events (the property layer reads it)
-    given: dict[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
+    #: the document read, but its events (for the property layer); loader-set only
+    given: dict[str, Any] | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
 
 # ----------------------------------------------------------------- result types
@@ -333,7 +332,7 @@ def parse_trace(data: Any) -> Trace:
 
 def _parse(data: Any, *, clean: bool) -> Trace:
     """``clean``: the JSON parser met nothing for scan (no duplicate key, NaN,
-    fraction or huge integer); a deep document still fails the fast check."""
+    fraction, huge integer); a deep document still fails the fast check."""
     api = api_of(data)
     if not (clean and fast_valid(data, api)):
         _diagnose(data, clean=clean, api=api)
@@ -345,8 +344,9 @@ def _parse(data: Any, *, clean: bool) -> Trace:
         events = tuple(structure_event(ev) for ev in data["events"])
     except cattrs.BaseValidationError as exc:  # pragma: no cover - the schema comes first
         raise TraceError(f"/: {cattrs.transform_error(exc)[0]}") from None
-    given = {k: v for k, v in data.items() if k != "events"}
-    return Trace(scale_set, events, data.get("until"), given=given)
+    trace = Trace(scale_set, events, data.get("until"))
+    object.__setattr__(trace, "given", {k: v for k, v in data.items() if k != "events"})
+    return trace
 
 
 def _diagnose(data: Any, *, clean: bool, api: str) -> None:

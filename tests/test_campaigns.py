@@ -171,8 +171,11 @@ def test_json_summary_on_stdout_table_on_stderr(tmp_path, capsys) -> None:
     assert (summary["profile"], summary["seed"], summary["workers"]) == ("ci", 1, 1)
     assert summary["exit_status"] == status
     assert [p["name"] for p in summary["properties"]] == list(PROPERTIES)
+    from properties.rules_all import REPLAY_ONLY
+
     for prop in summary["properties"]:
-        assert prop["verdict"] in ("held", "violated", "never applied")
+        assert prop["verdict"] in ("held", "violated", "never applied", "replay-only")
+        assert (prop["verdict"] == "replay-only") == (prop["name"] in REPLAY_ONLY)
         assert prop["evaluations"] >= prop["applications"] >= 0
     assert all(isinstance(v, int) for v in summary["scenarios"].values())
     assert summary["counterexamples"] == []

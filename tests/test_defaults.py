@@ -80,7 +80,9 @@ def test_section7_replay_compares_the_trace_as_given_with_what_the_model_runs() 
     doc = {"instances": 2, "image": IMAGE, "health_probe": {"kind": "load_balancer"}}
     trace = _load(doc)
     wrong = attrs.evolve(trace.scale_set, health_probe=HealthProbe("load_balancer", "Basic", 15))
-    rep = replay(Trace(scale_set=wrong, events=(), until=10, given={"scale_set": doc}))
+    made = Trace(scale_set=wrong, events=(), until=10)
+    object.__setattr__(made, "given", {"scale_set": doc, "until": 10})  # as the loader does
+    rep = replay(made)
     (violation,) = rep.result.violations
     assert (violation.invariant, violation.at) == (NAME, 0)
     assert (

@@ -13,7 +13,7 @@ import pytest
 from properties.campaign import PROFILES
 from properties.coverage import SCENARIOS
 from properties.mutants import MUTANTS
-from properties.rules_all import PROPERTIES
+from properties.rules_all import PROPERTIES, REPLAY_ONLY
 from vmss_spec import verify
 from vmss_spec.cli import main
 
@@ -33,6 +33,9 @@ def test_section6_verify_ci_profile_holds_and_prints_the_table(tmp_path, capsys)
         (row,) = [line for line in lines if line.split()[:1] == [name]]
         assert row.endswith(title), row
         evaluations, applied, result = row[: -len(title)].split()[-3:]
+        if name in REPLAY_ONLY:  # a rule of a replayed document alone
+            assert (evaluations, applied, result) == ("0", "0", "replay-only"), row
+            continue
         assert int(evaluations) >= int(applied) > 0 and result == "held", row
     assert any(line.startswith("examples run: ") for line in lines)
     steps = [line for line in lines if line.startswith("steps run:")]

@@ -96,7 +96,7 @@ def _verdict(outcome: CampaignResult, name: str) -> str:
     from properties.rules_all import REPLAY_ONLY
 
     if name in REPLAY_ONLY and not outcome.campaign.applications[name]:
-        return "replay only"
+        return "replay-only"
     return "held"
 
 
