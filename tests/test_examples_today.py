@@ -14,9 +14,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from model.config import HealthProbe
 from model.explain import explain
-from model.trace import result_to_json
-from tests.example_support import play, progress
+from model.trace import load_trace_text, result_to_json
+from tests.example_support import EXAMPLES, play, progress
+from vmss_spec.replay import replay
 
 JAMMY_OLD, JAMMY_NEW, JAMMY_NEWER = "22.04.202410010", "22.04.202411010", "22.04.202412010"
 GALLERY = (
@@ -231,3 +233,16 @@ def test_section_9_16_example_is_as_the_spec_tells_it() -> None:
     assert document["latest"]["properties"]["runningStatus"]["lastAction"] == "Start"
     assert document["warnings"] == [] and document["rejected"] == []
     assert "T18" in text and "T10" in text and "T28" in text
+
+
+def test_t6_an_array_of_one_health_source_is_that_source() -> None:
+    """T6: ``health_probe`` may be an array of one or two sources; an array of
+    one reads as that source alone, and the trace replays exactly as the same
+    trace with the source given as an object."""
+    rep = play("today-one-health-source-array.json")
+    assert rep.scale_set.config.health_probe == HealthProbe("application_health")
+    data = json.loads((EXAMPLES / "today-one-health-source-array.json").read_text())
+    data["scale_set"]["health_probe"] = data["scale_set"]["health_probe"][0]
+    alone = replay(load_trace_text(json.dumps(data)))
+    assert result_to_json(alone.result) == result_to_json(rep.result)
+    assert rep.result.violations == [] and rep.result.runs[0].code == "Completed"
