@@ -19,9 +19,8 @@ import json
 from typing import Any
 
 from model.trace import Trace, TraceError, load_trace_text, trace_to_dict
+from model.trace_schema import SEED, TODAY  # T1's two values
 from properties.rule import Property, rule
-
-TODAY = "2024-07-01"  # T1
 
 #: section 7: the top-level fields and their defaults (``health_probe``,
 #: ``extensions``, ``credentials``, ``service_fabric``: none)
@@ -78,7 +77,7 @@ def reading(doc: dict[str, Any]) -> dict[str, Any]:
     """This layer's reading of a ``scale_set`` document: every field, as given
     or at its default, by its path."""
     today = doc.get("api_version") == TODAY
-    out: dict[str, Any] = {"api_version": doc.get("api_version", "2018-10-01")}
+    out: dict[str, Any] = {"api_version": doc.get("api_version", SEED)}
     for name, default in TOP.items():
         out[name] = doc.get(name, default)
     out["catalog"] = tuple(out["catalog"])
